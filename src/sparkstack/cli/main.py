@@ -1,0 +1,66 @@
+"""Entry point of the ``sparkstack`` command: builds the Typer app and maps errors to exit codes."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from sparkstack import __version__
+from sparkstack.cli.output import err_console
+from sparkstack.errors import SparkstackError
+
+app = typer.Typer(
+    name="sparkstack",
+    help="Launch, run and tear down Apache Spark clusters on OpenStack clouds.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        print(f"sparkstack {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Launch, run and tear down Apache Spark clusters on OpenStack clouds."""
+
+
+def _register_commands() -> None:
+    """Attach every command group; each module adds its own commands to ``app``."""
+    from sparkstack.cli import devcloud
+
+    app.add_typer(devcloud.app, name="devcloud")
+
+
+def main() -> None:
+    """Run the CLI; a SparkstackError becomes one red line and its exit code."""
+    _register_commands()
+    try:
+        app(standalone_mode=False)
+    except SparkstackError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("[red]error:[/red] interrupted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(1)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        from click.exceptions import ClickException
+
+        if isinstance(exc, ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

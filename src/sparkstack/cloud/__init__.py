@@ -1,0 +1,1 @@
+"""Cloud provisioning through openstacksdk and nothing else: it knows nothing of SSH."""

@@ -1,0 +1,1 @@
+"""The development cloud: real OpenStack services on this machine, for demos and tests."""

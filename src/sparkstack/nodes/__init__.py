@@ -1,0 +1,1 @@
+"""Node access over SSH (asyncssh) and nothing else: it knows nothing of the cloud."""

@@ -1,0 +1,1 @@
+"""Services on the nodes (Spark, later HDFS and ZooKeeper), each configured over SSH."""

@@ -1,0 +1,1 @@
+"""Shared pytest configuration; fixtures that start real services live beside their tests."""
