@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from sparkstack.errors import SpecError
 
@@ -48,9 +55,14 @@ class NodeGroupSpec(_Model):
 
 
 class NetworkSpec(_Model):
-    """An existing network (by name or id), or one made for the cluster when ``name`` is unset."""
+    """An existing network (by name or id), or one made for the cluster when ``create`` is set.
+
+    With neither, the project's only tenant network is used (preflight says when there are
+    several to choose from).
+    """
 
     name: str | None = None
+    create: bool = False
     cidr: str = "198.18.64.0/24"
     dns_nameservers: list[str] = Field(default_factory=list)
 
@@ -100,6 +112,8 @@ class ClusterSpec(_Model):
     server_group_policy: ServerGroupPolicy = ServerGroupPolicy.NONE
     boot_volume_gb: int | None = Field(default=None, ge=1)
     metadata: dict[str, str] = Field(default_factory=dict)
+    #: Extra ingress rules (port, CIDR) the cluster's security group opens, e.g. for a UI.
+    open_ports: list[tuple[int, str]] = Field(default_factory=list)
     timeout_seconds: int = Field(default=900, ge=10)
     spark: SparkSpec = SparkSpec()
 
@@ -112,11 +126,32 @@ class ClusterSpec(_Model):
             )
         return value
 
+    @field_validator("metadata")
+    @classmethod
+    def _user_metadata(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if key.startswith("sparkstack_"):
+                raise ValueError(f"'{key}': keys starting with sparkstack_ are sparkstack's own")
+        return value
+
     @field_validator("ssh_cidr")
     @classmethod
     def _valid_ssh_cidr(cls, value: str) -> str:
         ipaddress.ip_network(value, strict=False)
         return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ClusterSpec:
+        if self.network.name and self.network.create:
+            raise ValueError("network: give an existing network name or create one, not both")
+        if self.key.keypair and self.key.public_key_file:
+            raise ValueError("key: give an existing keypair or a public key file, not both")
+        if self.key.keypair == f"sparkstack-{self.name}":
+            raise ValueError(
+                f"key.keypair: 'sparkstack-{self.name}' is the name sparkstack gives the keypair "
+                "it makes for this cluster; leave keypair unset or rename yours"
+            )
+        return self
 
     @field_validator("masters")
     @classmethod
@@ -147,6 +182,19 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
     return merged
 
 
+def _without_none(values: dict[str, Any]) -> dict[str, Any]:
+    """Drop unset flags (None, at any depth) so they do not override the file."""
+    kept: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            value = _without_none(value)
+            if not value:
+                continue
+        if value is not None:
+            kept[key] = value
+    return kept
+
+
 def load_spec(file: Path | None = None, overrides: dict[str, Any] | None = None) -> ClusterSpec:
     """Build a ClusterSpec from an optional YAML file, CLI ``overrides`` (nested dicts) on top."""
     data: dict[str, Any] = {}
@@ -162,7 +210,7 @@ def load_spec(file: Path | None = None, overrides: dict[str, Any] | None = None)
         if not isinstance(loaded, dict):
             raise SpecError(f"{file}: the cluster file must be a mapping of settings")
         data = loaded
-    data = _deep_merge(data, {k: v for k, v in (overrides or {}).items() if v is not None})
+    data = _deep_merge(data, _without_none(overrides or {}))
     try:
         return ClusterSpec.model_validate(data)
     except ValidationError as exc:

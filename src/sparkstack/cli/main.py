@@ -36,9 +36,10 @@ def _root(
 
 def _register_commands() -> None:
     """Attach every command group; each module adds its own commands to ``app``."""
-    from sparkstack.cli import devcloud
+    from sparkstack.cli import clusters, devcloud
 
     app.add_typer(devcloud.app, name="devcloud")
+    clusters.register(app)
 
 
 def main() -> None:

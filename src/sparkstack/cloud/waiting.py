@@ -1,0 +1,104 @@
+"""Waiting for a cluster's servers: one list call per poll, filtered by the cluster's tag.
+
+Never one request per server, so a poll costs the same for 3 nodes or 300. Transient failures of
+a poll (connection reset, 5xx) are retried with tenacity before they count as errors.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from keystoneauth1 import exceptions as ka_exc
+from openstack import exceptions as os_exc
+from tenacity import (
+    retry,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from sparkstack.cloud import naming
+from sparkstack.cloud.connection import Cloud, translate_errors
+from sparkstack.errors import CloudTimeoutError, ServerFaultError
+
+POLL_SECONDS = 1.0
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, ka_exc.ConnectionError | ka_exc.HttpServerError):
+        return True
+    return isinstance(exc, os_exc.HttpException) and (exc.status_code or 0) >= 500
+
+
+@retry(
+    retry=retry_if_exception(_transient),
+    stop=stop_after_attempt(4),
+    wait=wait_exponential(multiplier=0.5, max=4),
+    reraise=True,
+)
+def list_cluster_servers(cloud: Cloud, cluster: str) -> list[Any]:
+    """Every server of the cluster, with details, in one call (retried when transient)."""
+    return list(cloud.conn.compute.servers(details=True, tags=naming.cluster_tag(cluster)))
+
+
+def fault_text(server: Any) -> str:
+    """Nova's fault message of a server in ERROR, or a hint to look at it."""
+    fault = server.fault or {}
+    message = str(fault.get("message") or "").strip()
+    return message or "nova gave no fault message; see `openstack server show` for details"
+
+
+def wait_for_active(
+    cloud: Cloud,
+    cluster: str,
+    expected: int,
+    timeout: float,
+    on_progress: Callable[[int, list[Any]], None],
+) -> list[Any]:
+    """Poll until ``expected`` servers are ACTIVE; raise on the first ERROR or at ``timeout``."""
+    deadline = time.monotonic() + timeout
+    servers: list[Any] = []
+    while True:
+        with translate_errors("waiting for the servers"):
+            servers = list_cluster_servers(cloud, cluster)
+        failed = [s for s in servers if s.status == "ERROR"]
+        if failed:
+            first = min(failed, key=lambda s: s.name)
+            raise ServerFaultError(
+                f"server {first.name} went to ERROR: {fault_text(first)}"
+                + (f" (and {len(failed) - 1} more in ERROR)" if len(failed) > 1 else "")
+            )
+        active = sum(1 for s in servers if s.status == "ACTIVE")
+        on_progress(active, servers)
+        if active >= expected:
+            return servers
+        if time.monotonic() >= deadline:
+            waiting = sorted(f"{s.name} ({s.status})" for s in servers if s.status != "ACTIVE")
+            missing = expected - len(servers)
+            detail = ", ".join(waiting[:5]) + (
+                f" and {missing} never listed" if missing > 0 else ""
+            )
+            raise CloudTimeoutError(
+                f"{active} of {expected} servers ACTIVE after {timeout:.0f}s; still waiting for "
+                f"{detail}; raise --timeout or check the cloud's compute service"
+            )
+        time.sleep(POLL_SECONDS)
+
+
+def wait_for_gone(cloud: Cloud, cluster: str, timeout: float) -> None:
+    """Poll until no server of the cluster is listed any more."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with translate_errors("waiting for the servers to be deleted"):
+            left = list_cluster_servers(cloud, cluster)
+        if not left:
+            return
+        if time.monotonic() >= deadline:
+            names = ", ".join(sorted(s.name for s in left)[:5])
+            raise CloudTimeoutError(
+                f"servers still present after {timeout:.0f}s: {names}; "
+                "run destroy again once the compute service has caught up"
+            )
+        time.sleep(POLL_SECONDS)
