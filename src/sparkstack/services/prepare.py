@@ -1,0 +1,43 @@
+"""Node preparation shared by the JVM services: Java 17+ and python3, and facts about the node."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sparkstack.errors import ServiceError
+from sparkstack.events import Phase
+from sparkstack.nodes.runner import each
+from sparkstack.services.base import Deployment, Host, NodeFacts, template
+
+JAVA_MAJOR = 17
+
+
+async def prepare_nodes(dep: Deployment, links: Mapping[str, str]) -> None:
+    """Make every node ready and record its facts in ``dep.facts``.
+
+    ``links`` names symlinks (e.g. ``spark: /opt/spark``) whose target is reported as a fact,
+    so an install can tell what is already there without another round trip.
+    """
+    script = template("prepare.sh.j2").render(java_major=JAVA_MAJOR, links=links)
+    with Phase(
+        dep.report, "prepare", total=len(dep.hosts), text="Java and python3 on nodes"
+    ) as phase:
+
+        async def one(host: Host) -> NodeFacts:
+            result = await dep.fleet.run(host.target, "bash -s", input=script)
+            if not result.ok:
+                raise ServiceError(f"{host.name}: node preparation failed: {result.tail(5)}")
+            phase.advance(host.name)
+            return parse_facts(result.stdout)
+
+        dep.facts.update(await each(dep.hosts, one))
+
+
+def parse_facts(output: str) -> NodeFacts:
+    """``FACT key=value`` lines of the preparation script."""
+    values = {}
+    for line in output.splitlines():
+        if line.startswith("FACT ") and "=" in line:
+            key, _, value = line[5:].partition("=")
+            values[key] = value.strip()
+    return NodeFacts(values)
