@@ -1,0 +1,291 @@
+"""nova virt driver of the devcloud data plane: every server is a real SSH host (hosts.py).
+
+DataplaneDriver is nova's FakeDriverWithoutFakeNodes (the hypervisor bookkeeping, with a stable
+node UUID so nova-compute can restart; plain FakeDriver makes a new one per process and refuses a
+second start) plus, per server: a network namespace ``vm-<uuid>`` with a default-deny nft table
+(the reconciler replaces it with the security groups), one veth per VIF with the port's MAC, IP
+and MTU on the network's bridge, and a namespace host booted with the instance's key, hostname
+and user_data. Power off, power on, reboot and delete act on the host's processes.
+
+State lives in ``$SSDC_HOSTS_DIR/<uuid>`` and records the compute host that owns the server, so
+two computes can share the directory and each re-adopts only its own servers after a restart.
+nova 34 runs nova-compute with native threads: several spawns run at once, hence net.net_lock().
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from nova import exception
+from nova.compute import power_state
+from nova.virt import fake, hardware
+from oslo_log import log as logging
+
+from . import hosts, net
+
+LOG = logging.getLogger(__name__)
+BOOT_TIMEOUT = 120.0  # 20+ servers booting at once on 2 cores
+IMAGE_USER = os.environ.get("SSDC_IMAGE_USER", "ubuntu")
+
+# Until the reconciler has applied the port's security groups (about 1 s), drop new inbound
+# connections, as a real cloud filters a port from its first packet. Applied right after the
+# namespace is made, before any NIC: applied later it could overwrite the reconciler's rules.
+DEFAULT_DENY = net.nft_table(
+    "inet",
+    "ssdc-sg",
+    "  chain input {\n    type filter hook input priority 0; policy drop;\n"
+    '    ct state established,related accept\n    iifname "lo" accept\n  }\n',
+)
+
+
+class DataplaneDriver(fake.FakeDriverWithoutFakeNodes):  # type: ignore[misc]
+    """FakeDriver bookkeeping plus a namespace host per server."""
+
+    def init_host(self, host: str) -> None:
+        super().init_host(host)
+        net.hosts_dir().mkdir(parents=True, exist_ok=True)
+        # FakeDriver keeps instances in memory only: after a restart, adopt this compute's
+        # servers so nova's power-state sync does not find them missing.
+        for state in sorted(net.hosts_dir().iterdir()):
+            meta = _read_meta(state)
+            if meta is None or meta.get("compute_host") != host:
+                continue
+            running = hosts.running_pid(state) is not None
+            pstate = power_state.RUNNING if running else power_state.SHUTDOWN
+            self.instances[state.name] = fake.FakeInstance(meta["name"], pstate, state.name)
+            self.resources.claim(vcpus=meta["vcpus"], mem=meta["memory_mb"], disk=meta["root_gb"])
+            LOG.info(
+                "adopted server %s (%s, %s)",
+                meta["name"],
+                state.name,
+                "running" if running else "stopped",
+            )
+
+    def spawn(
+        self,
+        context: Any,
+        instance: Any,
+        image_meta: Any,
+        injected_files: Any,
+        admin_password: Any,
+        allocations: Any,
+        network_info: Any = None,
+        block_device_info: Any = None,
+        power_on: bool = True,
+        accel_info: Any = None,
+    ) -> None:
+        super().spawn(
+            context,
+            instance,
+            image_meta,
+            injected_files,
+            admin_password,
+            allocations,
+            network_info=network_info,
+            block_device_info=block_device_info,
+            power_on=power_on,
+            accel_info=accel_info,
+        )
+        started = time.monotonic()
+        try:
+            cfg = self._wire(instance, image_meta, network_info or [])
+            if power_on:
+                hosts.start_host(cfg, timeout=BOOT_TIMEOUT)
+        except Exception:
+            LOG.exception("data plane boot failed", instance=instance)
+            _teardown(instance.uuid)
+            raise
+        LOG.info("data plane host up in %.2fs", time.monotonic() - started, instance=instance)
+
+    def _wire(self, instance: Any, image_meta: Any, network_info: Any) -> hosts.HostConfig:
+        """Make the server's namespace and NICs; record its metadata and host config."""
+        uuid = instance.uuid
+        state = _state_dir(uuid)
+        ns = net.vm_netns(uuid)
+        hostname = instance.hostname or instance.name
+        bridges: list[str] = []
+        meta = {
+            "name": instance.name,
+            "compute_host": self._host,
+            "bridges": bridges,
+            "vcpus": instance.flavor.vcpus,
+            "memory_mb": instance.flavor.memory_mb,
+            "root_gb": instance.flavor.root_gb,
+        }
+        state.mkdir(parents=True, exist_ok=True)
+        _write_meta(state, meta)
+        net.netns_delete(ns)  # a leftover of a crashed attempt
+        net.netns_add(ns)
+        net.nft_apply(ns, DEFAULT_DENY)
+        addresses: list[str] = []
+        for idx, vif in enumerate(network_info):
+            network = vif["network"]
+            bridge = net.bridge_name(network["id"])
+            mtu = int((network.get("meta") or {}).get("mtu") or 1500)
+            ifname = f"eth{idx}"
+            bridges.append(bridge)
+            _write_meta(state, meta)  # before plugging: teardown must find the bridge to GC
+            net.plug_veth(ns, ifname, net.tap_name(vif["id"]), bridge, vif["address"], mtu)
+            for subnet in network["subnets"]:
+                if subnet["version"] != 4:
+                    continue
+                cidr = ipaddress.ip_network(subnet["cidr"])
+                net.check_allowed(str(cidr))
+                for ip in subnet["ips"]:
+                    net.run(
+                        "ip",
+                        "-n",
+                        ns,
+                        "addr",
+                        "add",
+                        f"{ip['address']}/{cidr.prefixlen}",
+                        "dev",
+                        ifname,
+                    )
+                    addresses.append(ip["address"])
+                gateway = (subnet.get("gateway") or {}).get("address")
+                if idx == 0 and gateway:  # like DHCP: the default route from the first NIC
+                    net.run("ip", "-n", ns, "route", "add", "default", "via", gateway)
+        user_data = base64.b64decode(instance.user_data) if instance.user_data else None
+        cfg = hosts.HostConfig(
+            name=instance.name,
+            hostname=hostname,
+            netns=ns,
+            state_dir=state,
+            user=_image_user(image_meta),
+            authorized_keys=[instance.key_data] if instance.key_data else [],
+            user_data=user_data,
+            etc_hosts={hostname: addresses[0]} if addresses else None,
+        )
+        hosts.save_config(cfg)
+        return cfg
+
+    def destroy(
+        self,
+        context: Any,
+        instance: Any,
+        network_info: Any,
+        block_device_info: Any = None,
+        destroy_disks: bool = True,
+        destroy_secrets: bool = True,
+    ) -> None:
+        _teardown(instance.uuid)
+        super().destroy(
+            context,
+            instance,
+            network_info,
+            block_device_info=block_device_info,
+            destroy_disks=destroy_disks,
+            destroy_secrets=destroy_secrets,
+        )
+
+    def power_off(self, instance: Any, timeout: int = 0, retry_interval: int = 0) -> None:
+        super().power_off(instance, timeout=timeout, retry_interval=retry_interval)
+        hosts.stop_host(_state_dir(instance.uuid))
+
+    def power_on(
+        self,
+        context: Any,
+        instance: Any,
+        network_info: Any,
+        block_device_info: Any = None,
+        accel_info: Any = None,
+        share_info: Any = None,
+    ) -> None:
+        self._boot_again(instance, restart=False)
+        super().power_on(
+            context,
+            instance,
+            network_info,
+            block_device_info=block_device_info,
+            accel_info=accel_info,
+            share_info=share_info,
+        )
+
+    def reboot(
+        self,
+        context: Any,
+        instance: Any,
+        network_info: Any,
+        reboot_type: str,
+        block_device_info: Any = None,
+        bad_volumes_callback: Any = None,
+        accel_info: Any = None,
+        share_info: Any = None,
+    ) -> None:
+        self._boot_again(instance, restart=True)
+        if instance.uuid in self.instances:
+            self.instances[instance.uuid].state = power_state.RUNNING
+
+    def resume_state_on_host_boot(
+        self,
+        context: Any,
+        instance: Any,
+        network_info: Any,
+        share_info: Any,
+        block_device_info: Any = None,
+    ) -> None:
+        self._boot_again(instance, restart=False)
+
+    def _boot_again(self, instance: Any, restart: bool) -> None:
+        """Boot the server's host from its kept disk (stopping it first when restart)."""
+        state = _state_dir(instance.uuid)
+        if not (state / "host.json").exists():
+            raise exception.InstanceNotFound(instance_id=instance.uuid)
+        if restart:
+            hosts.stop_host(state)
+        if hosts.running_pid(state) is None:
+            hosts.start_host(hosts.load_config(state), timeout=BOOT_TIMEOUT)
+
+    def get_info(self, instance: Any, use_cache: bool = True) -> Any:
+        """The power state as the host's processes show it (a killed host reads as shut down)."""
+        info = super().get_info(instance, use_cache=use_cache)
+        if info.state == power_state.RUNNING and hosts.running_pid(_state_dir(instance.uuid)):
+            return info
+        return hardware.InstanceInfo(state=power_state.SHUTDOWN)
+
+    def get_console_output(self, context: Any, instance: Any) -> str:
+        return hosts.console_log(_state_dir(instance.uuid))
+
+
+def _state_dir(uuid: str) -> Path:
+    return net.hosts_dir() / uuid
+
+
+def _image_user(image_meta: Any) -> str:
+    """The image's default user: its os_admin_user property, else SSDC_IMAGE_USER."""
+    props = getattr(image_meta, "properties", None)
+    user = props.get("os_admin_user", None) if props is not None else None
+    return str(user) if user else IMAGE_USER
+
+
+def _read_meta(state: Path) -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = json.loads((state / "instance.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return data
+
+
+def _write_meta(state: Path, meta: dict[str, Any]) -> None:
+    tmp = state / "instance.json.tmp"
+    tmp.write_text(json.dumps(meta))
+    tmp.replace(state / "instance.json")
+
+
+def _teardown(uuid: str) -> None:
+    """Stop the host, delete its NICs, namespace and disk, GC its bridges. Idempotent."""
+    state = _state_dir(uuid)
+    meta = _read_meta(state) or {}
+    hosts.stop_host(state)
+    net.netns_delete(net.vm_netns(uuid))
+    with net.net_lock():
+        for bridge in meta.get("bridges", []):
+            net.gc_bridge(bridge)
+    hosts.delete_host(state)
