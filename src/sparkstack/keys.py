@@ -10,6 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -57,7 +58,7 @@ def read_public_key(file: Path) -> str:
     line = text.splitlines()[0] if text else ""
     try:
         serialization.load_ssh_public_key(line.encode())
-    except (ValueError, IndexError) as exc:
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise UsageError(
             f"{file} is not an OpenSSH public key; pass the .pub file (ssh-ed25519 AAAA...)"
         ) from exc
