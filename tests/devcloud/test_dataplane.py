@@ -1,0 +1,296 @@
+"""The devcloud data plane, the whole way, as a cloud user sees it (openstacksdk as `devcloud`).
+
+Three servers with a keypair and user_data; a floating IP on the first; SSH to it with host keys
+from the console log (strict checking), to the others through it; fixed IPs unreachable from
+here; security-group rules followed within about a second; stop/start/reboot act on the host;
+delete leaves no namespace, veth, host dir or process. Prints the figures it measures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+import openstack
+import pytest
+from openstack.config import loader
+
+from sparkstack.devcloud import DevcloudConfig
+from sparkstack.devcloud.server import net
+from sparkstack.devcloud.testhosts import host_keys_from_console
+
+pytestmark = pytest.mark.devcloud
+
+USER = "ubuntu"
+SCRIPT = '#!/bin/sh\necho "user-data ran as $(id -un) on $(hostname)" > /var/tmp/user-data-ran\n'
+CLOUD_CONFIG = """#cloud-config
+write_files:
+  - path: /etc/ssdc-test.conf
+    content: "written by cloud-config\\n"
+runcmd:
+  - [sh, -c, "id -un > /var/tmp/runcmd-ran"]
+"""
+
+
+def _connect(clouds_yaml: Path, cloud: str) -> Any:
+    region = loader.OpenStackConfig(config_files=[str(clouds_yaml)]).get_one(cloud)
+    return openstack.connection.Connection(config=region)
+
+
+def _fixed_ip(server: Any) -> str:
+    return next(
+        a["addr"]
+        for addrs in server.addresses.values()
+        for a in addrs
+        if a.get("OS-EXT-IPS:type", "fixed") == "fixed"
+    )
+
+
+def _tcp(ip: str, port: int, timeout: float = 1.0) -> str:
+    try:
+        with socket.create_connection((ip, port), timeout=timeout):
+            return "open"
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+
+
+@dataclass
+class Bed:
+    conn: Any
+    admin: Any
+    servers: list[Any]
+    ips: list[str]
+    fip: str
+    sg: Any
+    key: Path
+    known_hosts: Path
+    started: float
+
+    async def run(self, index: int, command: str) -> str:
+        """Run a command on server `index`: 0 at its floating IP, others through server 0."""
+        opts = {
+            "username": USER,
+            "client_keys": [str(self.key)],
+            "known_hosts": str(self.known_hosts),
+            "connect_timeout": 5,
+        }
+        async with asyncssh.connect(self.fip, **opts) as jump:
+            if index == 0:
+                return str((await jump.run(command, check=True)).stdout)
+            async with asyncssh.connect(self.ips[index], tunnel=jump, **opts) as conn:
+                return str((await conn.run(command, check=True)).stdout)
+
+    def ssh(self, index: int, command: str, wait: float = 0.0) -> str:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return asyncio.run(self.run(index, command))
+            except (OSError, asyncssh.Error):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+
+
+def _hosts_dir() -> Path:
+    return DevcloudConfig.load().hosts_dir
+
+
+@pytest.fixture(scope="module")
+def bed(devcloud: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bed]:
+    conn = _connect(devcloud.clouds_yaml, devcloud.cloud)
+    admin = _connect(devcloud.clouds_yaml, devcloud.admin_cloud)
+    work = tmp_path_factory.mktemp("dataplane")
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    (work / "id").write_bytes(key.export_private_key())
+    (work / "id").chmod(0o600)
+    tag = f"ssdct{os.getpid()}"
+    keypair = conn.compute.create_keypair(name=tag, public_key=key.export_public_key().decode())
+    sg = conn.network.create_security_group(name=tag, description="data plane test")
+    for rule in (
+        {"protocol": "tcp", "port_range_min": 22, "port_range_max": 22},
+        {"remote_group_id": sg.id},
+    ):
+        conn.network.create_security_group_rule(
+            security_group_id=sg.id, direction="ingress", ethertype="IPv4", **rule
+        )
+    image = conn.image.find_image("ubuntu-24.04")
+    flavor = conn.compute.find_flavor("m1.tiny")
+    private = conn.network.find_network("private")
+    public = conn.network.find_network("public")
+    user_data = [SCRIPT, CLOUD_CONFIG, None]
+    started = time.monotonic()
+    servers = [
+        conn.compute.create_server(
+            name=f"{tag}-{i}",
+            image_id=image.id,
+            flavor_id=flavor.id,
+            key_name=keypair.name,
+            networks=[{"uuid": private.id}],
+            security_groups=[{"name": sg.name}],
+            **({"user_data": base64.b64encode(ud.encode()).decode()} if ud else {}),
+        )
+        for i, ud in enumerate(user_data, start=1)
+    ]
+    fip = None
+    try:
+        servers = [conn.compute.wait_for_server(s, interval=0.3, wait=120) for s in servers]
+        print(f"\nFIGURE 3 servers ACTIVE {time.monotonic() - started:.1f}s after the first create")
+        port = next(conn.network.ports(device_id=servers[0].id))
+        fip = conn.network.create_ip(floating_network_id=public.id, port_id=port.id)
+        ips = [_fixed_ip(s) for s in servers]
+        lines = []
+        for server, ip in zip(servers, ips, strict=True):
+            console = conn.compute.get_server_console_output(server)["output"]
+            names = f"{ip},{fip.floating_ip_address}" if server is servers[0] else ip
+            lines += [f"{names} {k}" for k in host_keys_from_console(console)]
+        (work / "known_hosts").write_text("\n".join(lines) + "\n")
+        yield Bed(
+            conn,
+            admin,
+            servers,
+            ips,
+            fip.floating_ip_address,
+            sg,
+            work / "id",
+            work / "known_hosts",
+            started,
+        )
+    finally:
+        if fip is not None:
+            conn.network.delete_ip(fip, ignore_missing=True)
+        for server in servers:
+            conn.compute.delete_server(server, ignore_missing=True)
+        for server in servers:
+            conn.compute.wait_for_delete(server, interval=0.3, wait=120)
+        conn.network.delete_security_group(sg, ignore_missing=True)
+        conn.compute.delete_keypair(keypair, ignore_missing=True)
+
+
+def test_ssh_at_floating_ip_and_through_it(bed: Bed) -> None:
+    assert (
+        len(
+            host_keys_from_console(
+                bed.conn.compute.get_server_console_output(bed.servers[0])["output"]
+            )
+        )
+        == 1
+    )
+    out = bed.ssh(0, "hostname; sudo -n id -un; cat /var/tmp/user-data-ran", wait=30)
+    ready = time.monotonic() - bed.started
+    assert out.split("\n")[:2] == [bed.servers[0].name, "root"]
+    assert f"user-data ran as root on {bed.servers[0].name}" in out
+    for index in (1, 2):
+        out = bed.ssh(index, "hostname; ip -4 -o addr show eth0; ip route show default", wait=30)
+        assert out.startswith(bed.servers[index].name)
+        assert bed.ips[index] in out and "default via 198.18.10.1" in out
+    print(
+        f"\nFIGURE 3 servers SSH-ready {time.monotonic() - bed.started:.1f}s "
+        f"(first at its floating IP {ready:.1f}s)"
+    )
+    out = bed.ssh(1, "cat /etc/ssdc-test.conf; cat /var/tmp/runcmd-ran", wait=10)
+    assert out.split("\n")[:2] == ["written by cloud-config", "root"]
+
+
+def test_fixed_ips_unreachable_from_root_namespace(bed: Bed) -> None:
+    for ip in bed.ips:
+        assert _tcp(ip, 22) != "open"
+    assert _tcp(bed.fip, 22) == "open"
+
+
+def test_members_and_hairpin(bed: Bed) -> None:
+    bed.ssh(1, "setsid -f python3 -m http.server 8080 >/dev/null 2>&1 </dev/null; sleep 0.5")
+    code = bed.ssh(2, f"curl -s -m 5 -o /dev/null -w %{{http_code}} http://{bed.ips[1]}:8080/")
+    assert code == "200"  # the remote-group rule lets members in
+    assert bed.ssh(2, f"exec 3<>/dev/tcp/{bed.fip}/22 && head -c 7 <&3") == "SSH-2.0"
+
+
+def test_security_group_rules_are_followed(bed: Bed) -> None:
+    bed.ssh(0, "setsid -f python3 -m http.server 8080 >/dev/null 2>&1 </dev/null; sleep 0.5")
+    assert _tcp(bed.fip, 8080) != "open"
+    rule = bed.conn.network.create_security_group_rule(
+        security_group_id=bed.sg.id,
+        direction="ingress",
+        ethertype="IPv4",
+        protocol="tcp",
+        port_range_min=8080,
+        port_range_max=8080,
+        remote_ip_prefix="198.19.0.0/24",
+    )
+    opened = _wait_for(lambda: _tcp(bed.fip, 8080, 0.3) == "open")
+    bed.conn.network.delete_security_group_rule(rule)
+    closed = _wait_for(lambda: _tcp(bed.fip, 8080, 0.3) != "open")
+    print(f"\nFIGURE rule add -> port open {opened:.1f}s, rule delete -> closed {closed:.1f}s")
+    assert opened < 5 and closed < 5
+
+
+def test_stop_start_and_reboot_act_on_the_host(bed: Bed) -> None:
+    compute, server = bed.conn.compute, bed.servers[2]
+    boot_id = bed.ssh(2, "cat /proc/1/stat | cut -d' ' -f22")
+    compute.stop_server(server)
+    compute.wait_for_server(server, status="SHUTOFF", interval=0.3, wait=60)
+    with pytest.raises((OSError, asyncssh.Error)):
+        bed.ssh(2, "true")
+    compute.start_server(server)
+    compute.wait_for_server(server, status="ACTIVE", interval=0.3, wait=60)
+    after_start = bed.ssh(2, "cat /proc/1/stat | cut -d' ' -f22", wait=30)
+    compute.reboot_server(server, "SOFT")
+    _wait_for(lambda: compute.get_server(server).status == "ACTIVE", timeout=60)
+    after_reboot = bed.ssh(
+        2, "cat /proc/1/stat | cut -d' ' -f22; cat /var/tmp/runcmd-ran || :", wait=30
+    )
+    assert len({boot_id, after_start, after_reboot.split()[0]}) == 3  # a new PID 1 each boot
+
+
+def test_delete_leaves_nothing(bed: Bed) -> None:
+    ports = [p.id for s in bed.servers for p in bed.admin.network.ports(device_id=s.id)]
+    started = time.monotonic()
+    bed.conn.network.delete_ip(bed.conn.network.find_ip(bed.fip))
+    for server in bed.servers:
+        bed.conn.compute.delete_server(server)
+    for server in bed.servers:
+        bed.conn.compute.wait_for_delete(server, interval=0.2, wait=120)
+    print(f"\nFIGURE delete of 3 servers + floating IP {time.monotonic() - started:.1f}s")
+    uuids = [s.id for s in bed.servers]
+    assert not [ns for ns in net.netns_list() if ns[3:] in uuids]
+    links = {link["ifname"] for link in json.loads(net.run("ip", "-j", "link", "show"))}
+    assert not [p for p in ports if net.tap_name(p) in links]
+    assert not [u for u in uuids if (_hosts_dir() / u).exists()]
+    assert not _processes_of(uuids)
+    assert _wait_for(lambda: not _fip_on_router(bed.fip), timeout=5) < 5
+
+
+def _processes_of(uuids: list[str]) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "host_init.sh" in cmdline and any(u in cmdline for u in uuids):
+            found.append(int(pid))
+    return found
+
+
+def _fip_on_router(fip: str) -> bool:
+    for ns in net.netns_list():
+        if ns.startswith("qrouter-") and f"{fip}/32" in net.run("ip", "-n", ns, "-4", "-o", "addr"):
+            return True
+    return False
+
+
+def _wait_for(check: Any, timeout: float = 10.0) -> float:
+    started = time.monotonic()
+    while not check():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"not within {timeout}s")
+        time.sleep(0.1)
+    return time.monotonic() - started
