@@ -11,8 +11,8 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,11 +20,12 @@ import pytest
 from sparkstack.api import clusters as api
 from sparkstack.cloud import naming
 from sparkstack.errors import CloudError, PreflightError, QuotaError, ServerFaultError
+from sparkstack.events import Event
 from sparkstack.spec import load_spec
 
 pytestmark = [pytest.mark.devcloud, pytest.mark.usefixtures("unchanged_cloud")]
 
-CLI = [sys.executable, "-m", "sparkstack.cli.main"]
+CLI = [str(Path(sys.executable).parent / "sparkstack")]
 
 
 def sparkstack(env: dict[str, str], *args: str, timeout: float = 600) -> Any:
@@ -164,30 +165,30 @@ def test_sigint_while_waiting_rolls_back(cloud_env: dict[str, str], member: Any)
     assert cluster_servers(member, "pt-sigint") == []
 
 
-def test_nova_api_stopped_mid_launch(cloud_env: dict[str, str], devcloud: Any, member: Any) -> None:
-    failure: list[BaseException] = []
+def test_nova_api_stopped_mid_launch(cloud_env: dict[str, str], devcloud: Any) -> None:
+    stopped: list[bool] = []
 
-    def run() -> None:
-        try:
-            api.launch(spec("pt-novadown", workers={"count": 2}), provision_only=True)
-        except BaseException as exc:
-            failure.append(exc)
+    def stop_nova_while_waiting(event: Event) -> None:
+        # the first poll of the servers phase comes right after the create requests
+        if event.phase == "servers" and event.kind == "step" and not stopped:
+            devcloud.stop_service("nova-api")
+            stopped.append(True)
 
-    thread = threading.Thread(target=run)
-    thread.start()
     try:
-        wait_until(lambda: len(cluster_servers(member, "pt-novadown")) == 3)
-        devcloud.stop_service("nova-api")
-        thread.join(timeout=300)
+        with pytest.raises(CloudError) as info:
+            api.launch(
+                spec("pt-novadown", workers={"count": 2}),
+                provision_only=True,
+                report=stop_nova_while_waiting,
+            )
     finally:
         devcloud.start_service("nova-api")
-    assert not thread.is_alive()
-    assert failure and isinstance(failure[0], CloudError), failure
-    message = str(failure[0])
-    assert "cannot connect to the cloud" in message and "\n" not in message
-    assert "sparkstack destroy pt-novadown" in message
+    message = str(info.value)
+    assert stopped and "\n" not in message
+    assert "cannot connect to the cloud" in message
+    assert "run `sparkstack destroy pt-novadown --cloud devcloud`" in message
     removed = api.destroy("pt-novadown", "devcloud")
-    assert removed["servers"] == 3
+    assert removed["servers"] == 3 and removed["security_groups"] == 1
     assert api.destroy("pt-novadown", "devcloud") == dict.fromkeys(removed, 0)
 
 

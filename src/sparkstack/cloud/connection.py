@@ -48,7 +48,7 @@ def connect(cloud: str | None = None) -> Cloud:
 
 def _first_line(text: object) -> str:
     lines = str(text or "").strip().splitlines()
-    return lines[0].strip() if lines else ""
+    return lines[0].strip().rstrip(".") if lines else ""
 
 
 def _http_message(exc: os_exc.HttpException) -> str:
