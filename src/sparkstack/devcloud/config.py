@@ -1,0 +1,139 @@
+"""Where the devcloud keeps its files, which ports it uses, and its generated passwords.
+
+Layout of the data directory (``SPARKSTACK_DEVCLOUD_DIR``, default ``<data dir>/devcloud``)::
+
+    venv/          the server virtualenv (OpenStack pins must not leak into sparkstack's own venv)
+    secrets.json   passwords, generated once, mode 0600
+    clouds.yaml    clouds ``devcloud`` and ``devcloud-admin``, mode 0600
+    state.json     how the running devcloud was started (computes, data plane)
+    etc/ logs/ pids/ lib/ lock/   configs, logs, pid files, service state, locks
+    pylib/         holds ``ssdc``, the alias of server/ that every server process imports
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from sparkstack import paths
+
+HOST = "127.0.0.1"
+PORTS = {
+    "mariadb": 3306,
+    "epmd": 4369,
+    "rabbitmq": 5672,
+    "rabbitmq-dist": 25672,
+    "keystone": 5000,
+    "placement": 8778,
+    "glance": 9292,
+    "neutron-api": 9696,
+    "nova-api": 8774,
+}
+PASSWORD_NAMES = ("db", "rabbit", "admin", "demo", "service")
+CLOUD = "devcloud"
+ADMIN_CLOUD = "devcloud-admin"
+SERVICE_USER = "ssdc-service"
+DEFAULT_HOSTS_DIR = Path("/tmp/sparkstack-devcloud/hosts")
+
+
+def default_data_dir() -> Path:
+    """``SPARKSTACK_DEVCLOUD_DIR`` or ``<sparkstack data dir>/devcloud``."""
+    override = os.environ.get("SPARKSTACK_DEVCLOUD_DIR")
+    return Path(override) if override else paths.data_dir() / "devcloud"
+
+
+@dataclass(frozen=True)
+class DevcloudConfig:
+    """Every path of one devcloud; cheap to build, creates nothing until asked."""
+
+    data_dir: Path
+    hosts_dir: Path = DEFAULT_HOSTS_DIR
+
+    @classmethod
+    def load(cls, data_dir: Path | None = None) -> DevcloudConfig:
+        """The config for ``data_dir`` (default: :func:`default_data_dir`)."""
+        return cls((data_dir or default_data_dir()).absolute())
+
+    @property
+    def venv(self) -> Path:
+        return self.data_dir / "venv"
+
+    @property
+    def bin(self) -> Path:
+        return self.venv / "bin"
+
+    @property
+    def python(self) -> Path:
+        return self.bin / "python"
+
+    @property
+    def etc(self) -> Path:
+        return self.data_dir / "etc"
+
+    @property
+    def logs(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def pids(self) -> Path:
+        return self.data_dir / "pids"
+
+    @property
+    def lib(self) -> Path:
+        """Service state: database files, rabbit's mnesia, images, nova state, fernet keys."""
+        return self.data_dir / "lib"
+
+    @property
+    def lock(self) -> Path:
+        return self.data_dir / "lock"
+
+    @property
+    def pylib(self) -> Path:
+        """On PYTHONPATH of every server process; holds the ``ssdc`` alias of server/."""
+        return self.data_dir / "pylib"
+
+    @property
+    def clouds_yaml(self) -> Path:
+        return self.data_dir / "clouds.yaml"
+
+    @property
+    def state_file(self) -> Path:
+        return self.data_dir / "state.json"
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.data_dir / "secrets.json"
+
+    @property
+    def mysql_socket(self) -> Path:
+        return self.lib / "mysql" / "mysql.sock"
+
+    def passwords(self) -> dict[str, str]:
+        """The devcloud's passwords, generated on first use and kept 0600 in the data dir."""
+        try:
+            stored: dict[str, str] = json.loads(self.secrets_file.read_text())
+        except FileNotFoundError:
+            stored = {}
+        if all(name in stored for name in PASSWORD_NAMES):
+            return stored
+        for name in PASSWORD_NAMES:
+            stored.setdefault(name, secrets.token_urlsafe(18))
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        write_private(self.secrets_file, json.dumps(stored, indent=2) + "\n")
+        return stored
+
+    def url(self, service: str) -> str:
+        """Base URL of an API service on loopback."""
+        return f"http://{HOST}:{PORTS[service]}"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by the owner only, never briefly world-readable."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)

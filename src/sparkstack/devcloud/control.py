@@ -1,0 +1,489 @@
+"""``up``, ``down``, ``status`` and ``restart`` of the devcloud."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import ModuleType
+
+from sparkstack.devcloud import process
+from sparkstack.devcloud.config import ADMIN_CLOUD, CLOUD, HOST, PORTS, SERVICE_USER, DevcloudConfig
+from sparkstack.devcloud.configs import compute_host, write_configs
+from sparkstack.devcloud.install import is_installed
+from sparkstack.devcloud.services import (
+    Service,
+    all_services,
+    apis,
+    base_env,
+    computes,
+    infrastructure,
+)
+from sparkstack.devcloud.services import reconciler as reconciler_service
+from sparkstack.errors import DevcloudError
+from sparkstack.events import Phase, Reporter, silent
+
+SERVER_DIR = Path(__file__).parent / "server"
+DATABASES = ("keystone", "placement", "glance", "neutron", "nova_api", "nova_cell0", "nova_cell1")
+START_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class State:
+    """How the devcloud was started; kept in state.json so that status/down/restart agree."""
+
+    computes: int
+    data_plane: bool
+
+    @classmethod
+    def read(cls, cfg: DevcloudConfig) -> State | None:
+        try:
+            return cls(**json.loads(cfg.state_file.read_text()))
+        except (FileNotFoundError, ValueError, TypeError):
+            return None
+
+    def write(self, cfg: DevcloudConfig) -> None:
+        cfg.state_file.write_text(json.dumps(asdict(self)) + "\n")
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    running: bool
+    healthy: bool
+    pid: int | None
+    log: str
+
+    @property
+    def state(self) -> str:
+        return "healthy" if self.healthy else ("unhealthy" if self.running else "stopped")
+
+
+@dataclass(frozen=True)
+class UpResult:
+    """What ``up`` did: ``already_running`` when a healthy devcloud was found."""
+
+    already_running: bool
+    seconds: float
+    computes: int
+    data_plane: bool
+    clouds_yaml: Path
+
+
+def data_plane_available() -> bool:
+    """True once the data plane's driver and reconciler exist in server/."""
+    return all(
+        importlib.util.find_spec(f"sparkstack.devcloud.server.{name}") is not None
+        for name in ("driver", "reconciler", "net", "hosts")
+    )
+
+
+def services_of(cfg: DevcloudConfig) -> list[Service]:
+    state = State.read(cfg) or State(computes=1, data_plane=False)
+    return all_services(cfg, state.computes, state.data_plane)
+
+
+def status(cfg: DevcloudConfig | None = None) -> list[ServiceStatus]:
+    """Each service of the devcloud (as last started) with its health and log file."""
+    cfg = cfg or DevcloudConfig.load()
+    result = []
+    for service in services_of(cfg):
+        pid = service.pid(cfg)
+        result.append(
+            ServiceStatus(
+                name=service.name,
+                running=pid is not None,
+                healthy=pid is not None and service.healthy(cfg),
+                pid=pid,
+                log=str(service.log(cfg)),
+            )
+        )
+    return result
+
+
+def is_running(cfg: DevcloudConfig) -> bool:
+    """True when any service of the devcloud has a live recorded process."""
+    return State.read(cfg) is not None and any(s.pid(cfg) for s in services_of(cfg))
+
+
+def up(
+    cfg: DevcloudConfig | None = None,
+    *,
+    computes: int = 1,
+    data_plane: bool | None = None,
+    report: Reporter = silent,
+) -> UpResult:
+    """Start every service and bootstrap the cloud; a healthy running devcloud is left alone.
+
+    ``data_plane=None`` means: the data plane when its code exists, else nova's fake driver.
+    """
+    cfg = cfg or DevcloudConfig.load()
+    started = time.monotonic()
+    if not is_installed(cfg):
+        raise DevcloudError("the devcloud is not installed: run `sparkstack devcloud install`")
+    if data_plane is None:
+        data_plane = data_plane_available()
+    elif data_plane and not data_plane_available():
+        raise DevcloudError("the devcloud data plane is not available: use --no-data-plane")
+    if is_running(cfg):
+        return _already_running(cfg, started)
+    if computes < 1:
+        raise DevcloudError("--computes must be at least 1")
+    busy = [f"{name}:{port}" for name, port in PORTS.items() if process.tcp_open(HOST, port, 0.3)]
+    if busy:
+        raise DevcloudError(
+            f"ports in use by something else ({', '.join(busy)}): stop it, or the other devcloud"
+            " (`sparkstack devcloud down` with its SPARKSTACK_DEVCLOUD_DIR)"
+        )
+    state = State(computes=computes, data_plane=data_plane)
+    try:
+        _start_all(cfg, state, report)
+    except BaseException:
+        down(cfg)
+        raise
+    return UpResult(False, time.monotonic() - started, computes, data_plane, cfg.clouds_yaml)
+
+
+def _already_running(cfg: DevcloudConfig, started: float) -> UpResult:
+    states = status(cfg)
+    bad = [s for s in states if not s.healthy]
+    if bad:
+        detail = ", ".join(f"{s.name} {s.state} (log {s.log})" for s in bad)
+        raise DevcloudError(
+            f"the devcloud is partly running: {detail}; fix with `sparkstack devcloud restart"
+            " SERVICE` or `sparkstack devcloud down` then `up`"
+        )
+    state = State.read(cfg) or State(1, False)
+    return UpResult(
+        True, time.monotonic() - started, state.computes, state.data_plane, cfg.clouds_yaml
+    )
+
+
+def _start_all(cfg: DevcloudConfig, state: State, report: Reporter) -> None:
+    total = 8 + state.computes + int(state.data_plane)
+    with Phase(report, "up", total=total, text="devcloud up") as phase:
+        _prepare_dirs(cfg)
+        state.write(cfg)
+        write_configs(cfg, state.computes, state.data_plane)
+        new_db = not (cfg.lib / "mysql" / "data").exists()
+        if new_db:
+            _run(cfg, "mariadb-install", _mariadb_install_argv(cfg))
+        for service in infrastructure(cfg):
+            service.start(cfg)
+        _wait_healthy(cfg, infrastructure(cfg)[0])
+        _create_databases(cfg)
+        phase.advance("mariadb")
+        with ThreadPoolExecutor(max_workers=5) as pool:
+            syncs = _start_db_syncs(cfg, pool)
+            _keystone_setup(cfg)
+            api = apis(cfg)
+            api["keystone"].start(cfg)
+            _wait_healthy(cfg, api["keystone"])
+            _bootstrap(cfg, "identity", state)
+            phase.advance("keystone and identity")
+            for name, future in syncs.items():
+                future.result()
+                phase.message(f"db sync {name} done")
+        _wait_healthy(cfg, infrastructure(cfg)[2])
+        phase.advance("rabbitmq")
+        if state.data_plane:
+            _net().setup_external()
+        later = [api[n] for n in ("placement", "glance", "neutron-api", "nova-api")]
+        daemons = [s for s in services_of(cfg) if s.name in ("nova-conductor", "nova-scheduler")]
+        for service in [*later, *daemons]:
+            service.start(cfg)
+        _wait_healthy(cfg, api["placement"])
+        phase.advance("placement")
+        for index, compute in enumerate(computes(cfg, state.computes, state.data_plane), 1):
+            (cfg.lib / "nova" / compute_host(index)).mkdir(parents=True, exist_ok=True)
+            compute.start(cfg)
+        for service in [*later[1:], *daemons]:
+            _wait_healthy(cfg, service)
+            phase.advance(service.name)
+        try:
+            _bootstrap(cfg, "resources", state)
+        except DevcloudError as exc:
+            dead = [f"{s.name} (log {s.log})" for s in status(cfg) if not s.running]
+            raise DevcloudError(f"{exc}; exited: {', '.join(dead)}" if dead else str(exc)) from exc
+        phase.advance(f"{state.computes} computes, flavors, image, networks")
+        if state.data_plane:
+            reconciler = reconciler_service(cfg)
+            reconciler.start(cfg)
+            _wait_healthy(cfg, reconciler, timeout=5)
+            phase.advance("data plane reconciler")
+
+
+def _prepare_dirs(cfg: DevcloudConfig) -> None:
+    for path in (cfg.etc, cfg.logs, cfg.pids, cfg.lib / "home", cfg.lock, cfg.pylib):
+        path.mkdir(parents=True, exist_ok=True)
+    for sub in ("keystone", "nova", "neutron", "glance", "rabbitmq", "mysql"):
+        (cfg.lib / sub).mkdir(parents=True, exist_ok=True)
+    (cfg.lib / "rabbitmq" / "enabled_plugins").write_text("[].\n")
+    alias = cfg.pylib / "ssdc"
+    if alias.is_symlink() or alias.exists():
+        alias.unlink()
+    alias.symlink_to(SERVER_DIR.resolve(), target_is_directory=True)
+
+
+def _mariadb_install_argv(cfg: DevcloudConfig) -> list[str]:
+    return [
+        "mariadb-install-db",
+        "--no-defaults",
+        "--user=root",
+        f"--datadir={cfg.lib / 'mysql' / 'data'}",
+        "--auth-root-authentication-method=normal",
+        "--skip-test-db",
+    ]
+
+
+def _create_databases(cfg: DevcloudConfig) -> None:
+    password = cfg.passwords()["db"]
+    sql = "".join(
+        f"CREATE DATABASE IF NOT EXISTS {db} CHARACTER SET utf8mb3;\n" for db in DATABASES
+    )
+    sql += (
+        f"CREATE USER IF NOT EXISTS 'ssdc'@'%' IDENTIFIED BY '{password}';\n"
+        f"ALTER USER 'ssdc'@'%' IDENTIFIED BY '{password}';\n"
+        "GRANT ALL ON *.* TO 'ssdc'@'%';\n"
+    )
+    argv = ["mariadb", "--no-defaults", "-uroot", f"--socket={cfg.mysql_socket}"]
+    _run(cfg, "mariadb-setup", argv, stdin=sql)
+
+
+def _manage(cfg: DevcloudConfig, tool: str, conf: str, *args: str) -> list[str]:
+    return [str(cfg.bin / tool), f"--config-file={cfg.etc / conf}", *args]
+
+
+def _start_db_syncs(cfg: DevcloudConfig, pool: ThreadPoolExecutor) -> dict[str, Future[None]]:
+    """Schema migrations of every project but keystone, in parallel (each takes seconds)."""
+    db = f"mysql+pymysql://ssdc:{cfg.passwords()['db']}@{HOST}:{PORTS['mariadb']}"
+    nova = "nova/nova.conf"
+    neutron_cf = [f"--config-file={cfg.etc / 'neutron/plugins/ml2/ml2_conf.ini'}"]
+    steps: dict[str, list[list[str]]] = {
+        "neutron": [
+            _manage(
+                cfg, "neutron-db-manage", "neutron/neutron.conf", *neutron_cf, "upgrade", "heads"
+            )
+        ],
+        "nova": [
+            _manage(cfg, "nova-manage", nova, "api_db", "sync"),
+            _manage(
+                cfg,
+                "nova-manage",
+                nova,
+                "cell_v2",
+                "map_cell0",
+                f"--database_connection={db}/nova_cell0?charset=utf8",
+            ),
+            _manage(cfg, "nova-manage", nova, "db", "sync"),
+        ],
+        "glance": [_manage(cfg, "glance-manage", "glance/glance-api.conf", "db_sync")],
+        "placement": [_manage(cfg, "placement-manage", "placement/placement.conf", "db", "sync")],
+    }
+
+    def run_steps(name: str, argvs: list[list[str]]) -> None:
+        for argv in argvs:
+            _run(cfg, f"dbsync-{name}", argv)
+        if name == "nova":
+            _ensure_cell1(cfg)
+
+    return {name: pool.submit(run_steps, name, argvs) for name, argvs in steps.items()}
+
+
+def _ensure_cell1(cfg: DevcloudConfig) -> None:
+    cells = _run(
+        cfg, "dbsync-nova", _manage(cfg, "nova-manage", "nova/nova.conf", "cell_v2", "list_cells")
+    )
+    if " cell1 " not in cells:
+        _run(
+            cfg,
+            "dbsync-nova",
+            _manage(cfg, "nova-manage", "nova/nova.conf", "cell_v2", "create_cell", "--name=cell1"),
+        )
+
+
+def _keystone_setup(cfg: DevcloudConfig) -> None:
+    conf = "keystone/keystone.conf"
+    auth = f"{cfg.url('keystone')}/v3/"
+    _run(cfg, "dbsync-keystone", _manage(cfg, "keystone-manage", conf, "db_sync"))
+    owner = ["--keystone-user=root", "--keystone-group=root"]
+    for kind, sub in (("fernet_setup", "fernet-keys"), ("credential_setup", "credential-keys")):
+        if not (cfg.lib / "keystone" / sub).exists():
+            _run(cfg, "dbsync-keystone", _manage(cfg, "keystone-manage", conf, kind, *owner))
+    bootstrap = [
+        "bootstrap",
+        f"--bootstrap-password={cfg.passwords()['admin']}",
+        f"--bootstrap-admin-url={auth}",
+        f"--bootstrap-internal-url={auth}",
+        f"--bootstrap-public-url={auth}",
+        "--bootstrap-region-id=RegionOne",
+    ]
+    _run(cfg, "dbsync-keystone", _manage(cfg, "keystone-manage", conf, *bootstrap))
+
+
+def _bootstrap(cfg: DevcloudConfig, phase: str, state: State) -> None:
+    """Run server/bootstrap.py in the server venv (its openstacksdk, as admin)."""
+    pw = cfg.passwords()
+    endpoints = {
+        "compute": f"{cfg.url('nova-api')}/v2.1",
+        "placement": cfg.url("placement"),
+        "network": cfg.url("neutron-api"),
+        "image": cfg.url("glance"),
+    }
+    discover = _manage(cfg, "nova-manage", "nova/nova.conf", "cell_v2", "discover_hosts")
+    env = {
+        "SSDC_ADMIN_CLOUD": ADMIN_CLOUD,
+        "SSDC_SERVICE_USER": SERVICE_USER,
+        "SSDC_SERVICE_PASSWORD": pw["service"],
+        "SSDC_DEMO_PASSWORD": pw["demo"],
+        "SSDC_ENDPOINTS": ",".join(f"{k}={v}" for k, v in endpoints.items()),
+        "SSDC_COMPUTES": str(state.computes),
+        "SSDC_DISCOVER": " ".join(discover),
+    }
+    _run(cfg, f"bootstrap-{phase}", [str(cfg.python), "-m", "ssdc.bootstrap", phase], extra_env=env)
+
+
+def _run(
+    cfg: DevcloudConfig,
+    log_name: str,
+    argv: list[str],
+    *,
+    stdin: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> str:
+    """Run a setup command to completion, logging it; a failure names the step and its log."""
+    log = cfg.logs / f"{log_name}.log"
+    env = {**base_env(cfg), **(extra_env or {})}
+    result = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env, check=False)
+    with log.open("a") as out:
+        out.write(f"$ {' '.join(argv[:3])} ...\n{result.stdout}{result.stderr}")
+    if result.returncode != 0:
+        last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise DevcloudError(f"devcloud setup step {log_name} failed: {last[0][:200]} (log {log})")
+    return result.stdout
+
+
+def _wait_healthy(cfg: DevcloudConfig, service: Service, timeout: float = START_TIMEOUT) -> None:
+    """Wait until ``service`` is healthy; fail at once if its process died."""
+    deadline = time.monotonic() + timeout
+    while not service.healthy(cfg):
+        if service.pid(cfg) is None:
+            raise DevcloudError(f"{service.name} exited while starting: see {service.log(cfg)}")
+        if time.monotonic() > deadline:
+            raise DevcloudError(
+                f"{service.name} not healthy after {timeout:.0f}s: see {service.log(cfg)}"
+            )
+        time.sleep(0.2)
+
+
+def _net() -> ModuleType:
+    """The data plane's network module (imported late: it may not exist yet)."""
+    from sparkstack.devcloud.server import net
+
+    return net
+
+
+def down(
+    cfg: DevcloudConfig | None = None, *, purge: bool = False, purge_install: bool = False
+) -> list[str]:
+    """Stop every process recorded in the pid files (reverse start order) and the data plane.
+
+    ``purge`` also deletes the data (databases, configs, logs, passwords) but keeps the server
+    venv; ``purge_install`` deletes that too. Returns the names of the services stopped.
+    """
+    cfg = cfg or DevcloudConfig.load()
+    state = State.read(cfg)
+    known = services_of(cfg)
+    names = [s.name for s in known]
+    extra = (
+        sorted(p.stem for p in cfg.pids.glob("*.pid") if p.stem not in names)
+        if cfg.pids.exists()
+        else []
+    )
+    by_name = {s.name: s for s in known}
+    stopped: list[str] = []
+    order = [*reversed(names), *extra]
+    # computes and the reconciler first (they talk to the rest), then the APIs, then DB and bus
+    for group in _stop_waves(order):
+        pgids = []
+        for name in group:
+            pid_file = by_name[name].pid_file(cfg) if name in by_name else cfg.pids / f"{name}.pid"
+            pid = process.recorded(pid_file)
+            if pid is not None:
+                pgids.append(pid)
+                stopped.append(name)
+            pid_file.unlink(missing_ok=True)
+        process.stop_groups(pgids)
+    if ((state and state.data_plane) or cfg.hosts_dir.exists()) and data_plane_available():
+        _net().teardown_dataplane(cfg.hosts_dir)
+    if purge:
+        _purge(cfg, keep_venv=not purge_install)
+    return stopped
+
+
+def _stop_waves(order: list[str]) -> list[list[str]]:
+    """Stop in three waves: everything OpenStack, then rabbitmq + epmd, then mariadb."""
+    last = ["rabbitmq", "epmd", "mariadb"]
+    first = [n for n in order if n not in last]
+    return [first, ["rabbitmq"], ["epmd", "mariadb"]]
+
+
+def _purge(cfg: DevcloudConfig, keep_venv: bool) -> None:
+    if not cfg.data_dir.exists():
+        return
+    for child in cfg.data_dir.iterdir():
+        if keep_venv and child == cfg.venv:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
+def find_service(cfg: DevcloudConfig, name: str) -> Service:
+    by_name = {s.name: s for s in services_of(cfg)}
+    if name not in by_name:
+        raise DevcloudError(f"no devcloud service {name!r}; services: {', '.join(by_name)}")
+    return by_name[name]
+
+
+def stop_service(name: str, cfg: DevcloudConfig | None = None) -> None:
+    """Stop one service (tests use it to see how the product copes with an outage)."""
+    cfg = cfg or DevcloudConfig.load()
+    service = find_service(cfg, name)
+    pid = service.pid(cfg)
+    if pid is not None:
+        process.stop_groups([pid])
+    service.pid_file(cfg).unlink(missing_ok=True)
+
+
+def start_service(name: str, cfg: DevcloudConfig | None = None) -> None:
+    """Start one stopped service and wait until it is healthy; a running one is left alone."""
+    cfg = cfg or DevcloudConfig.load()
+    service = find_service(cfg, name)
+    if service.pid(cfg) is None:
+        service.start(cfg)
+    _wait_healthy(cfg, service)
+
+
+def restart_service(name: str, cfg: DevcloudConfig | None = None) -> None:
+    """Stop then start one service, e.g. after changing its code."""
+    stop_service(name, cfg)
+    start_service(name, cfg)
+
+
+def env_lines(cfg: DevcloudConfig | None = None) -> list[str]:
+    """Shell lines that point an OpenStack client at the devcloud."""
+    cfg = cfg or DevcloudConfig.load()
+    return [f"export OS_CLIENT_CONFIG_FILE={cfg.clouds_yaml}", f"export OS_CLOUD={CLOUD}"]
+
+
+def total_rss(cfg: DevcloudConfig | None = None) -> int:
+    """Resident memory of every devcloud process, in bytes."""
+    cfg = cfg or DevcloudConfig.load()
+    return sum(process.rss_bytes(pid) for s in services_of(cfg) if (pid := s.pid(cfg)))

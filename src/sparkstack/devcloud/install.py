@@ -1,0 +1,207 @@
+"""``sparkstack devcloud install``: Debian packages and the server virtualenv; idempotent.
+
+The OpenStack server packages pin old libraries, so they live in their own venv under the data
+dir. A marker file records what was installed; a re-run with the same pins does nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from importlib import resources
+from pathlib import Path
+
+from sparkstack.devcloud.config import DevcloudConfig
+from sparkstack.devcloud.configs import render
+from sparkstack.errors import DevcloudError
+from sparkstack.events import Phase, Reporter, silent
+
+APT_PACKAGES = ("rabbitmq-server", "mariadb-server", "openssh-server", "sudo", "tini", "nftables")
+SERVER_PACKAGES = (
+    "keystone",
+    "nova",
+    "neutron",
+    "glance",
+    "openstack-placement",
+    "openstacksdk",
+    "python-openstackclient",
+    "gunicorn",
+    "PyMySQL",
+    "pyroute2",  # neutron 29 imports it but its wheel does not declare it
+)
+MECH_NAME = "ssdc_bind_any"
+MECH_TARGET = "ssdc.mech:BindAnyMechanismDriver"
+MECH_VERSION = "1.0.0"
+
+
+def constraints_text() -> str:
+    return resources.files("sparkstack.devcloud").joinpath("constraints.txt").read_text()
+
+
+def install_fingerprint() -> str:
+    """Changes whenever what ``install`` would put into the venv changes."""
+    parts = [constraints_text(), *SERVER_PACKAGES, MECH_NAME, MECH_TARGET, MECH_VERSION]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def marker(cfg: DevcloudConfig) -> Path:
+    return cfg.venv / ".sparkstack-devcloud-installed"
+
+
+def is_installed(cfg: DevcloudConfig) -> bool:
+    """True when the venv holds exactly what this version of sparkstack installs."""
+    try:
+        return marker(cfg).read_text().strip() == install_fingerprint()
+    except FileNotFoundError:
+        return False
+
+
+def install(cfg: DevcloudConfig | None = None, *, report: Reporter = silent) -> None:
+    """Install apt packages when missing and the server venv when out of date."""
+    cfg = cfg or DevcloudConfig.load()
+    if os.geteuid() != 0:
+        raise DevcloudError(
+            "devcloud install needs root (apt packages, namespaces): run it as root"
+        )
+    with Phase(report, "install", total=3, text="devcloud install") as phase:
+        missing = missing_apt_packages()
+        if missing:
+            phase.message(f"apt-get install {' '.join(missing)}")
+            apt_install(missing, cfg)
+        phase.advance("apt packages present")
+        if is_installed(cfg):
+            phase.advance("server venv up to date", by=2)
+            return
+        check_pypi()
+        make_venv(cfg)
+        phase.advance(f"venv {cfg.venv}")
+        phase.message("pip install keystone nova neutron glance placement (about a minute)")
+        pip_install(cfg)
+        marker(cfg).write_text(install_fingerprint() + "\n")
+        phase.advance("server packages installed")
+
+
+def missing_apt_packages() -> list[str]:
+    """The Debian packages of APT_PACKAGES not installed."""
+    missing = []
+    for name in APT_PACKAGES:
+        result = subprocess.run(
+            ["dpkg-query", "-W", "-f=${db:Status-Status}", name],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.stdout.strip() != "installed":
+            missing.append(name)
+    return missing
+
+
+def apt_install(packages: list[str], cfg: DevcloudConfig) -> None:
+    """apt-get install, keeping Debian from starting the daemons it installs (policy-rc.d):
+    the devcloud runs its own MariaDB and RabbitMQ on private data dirs and fixed ports."""
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    log = cfg.data_dir / "install-apt.log"
+    policy = Path("/usr/sbin/policy-rc.d")
+    own_policy = not policy.exists()
+    if own_policy:
+        policy.write_text("#!/bin/sh\n# sparkstack devcloud install: start no daemon\nexit 101\n")
+        policy.chmod(0o755)
+    try:
+        for argv in (
+            ["apt-get", "update", "-q"],
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
+        ):
+            run_logged(argv, log, env, f"apt-get could not install {' '.join(packages)}")
+    finally:
+        if own_policy:
+            policy.unlink(missing_ok=True)
+
+
+def check_pypi() -> None:
+    """Fail early and clearly when PyPI cannot be reached."""
+    index = os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple").rstrip("/")
+    try:
+        urllib.request.urlopen(f"{index}/pip/", timeout=15).close()
+    except (urllib.error.URLError, OSError) as exc:
+        raise DevcloudError(
+            f"cannot reach the package index {index} ({exc}): check the network or proxy,"
+            " then run `sparkstack devcloud install` again"
+        ) from exc
+
+
+def make_venv(cfg: DevcloudConfig) -> None:
+    if not cfg.python.exists():
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        base = getattr(sys, "_base_executable", sys.executable)
+        run_logged(
+            [base, "-m", "venv", str(cfg.venv)],
+            cfg.data_dir / "install-pip.log",
+            None,
+            "could not create the server virtualenv (is python3-venv installed?)",
+        )
+
+
+def pip_install(cfg: DevcloudConfig) -> None:
+    """The pinned OpenStack packages, then the entry point of the ML2 driver."""
+    log = cfg.data_dir / "install-pip.log"
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    pip = [str(cfg.python), "-m", "pip", "install", "-q"]
+    run_logged([*pip, "-U", "pip", "wheel", "setuptools"], log, env, "could not update pip")
+    with tempfile.TemporaryDirectory(prefix="ssdc-") as tmp:
+        constraints = Path(tmp) / "constraints.txt"
+        constraints.write_text(constraints_text())
+        run_logged(
+            [*pip, "-c", str(constraints), *SERVER_PACKAGES],
+            log,
+            env,
+            "pip could not install the OpenStack server packages",
+        )
+        mech = Path(tmp) / "mech"
+        mech.mkdir()
+        (mech / "pyproject.toml").write_text(
+            render(
+                "mech-pyproject.toml.j2", name=MECH_NAME, target=MECH_TARGET, version=MECH_VERSION
+            )
+        )
+        run_logged(
+            [*pip, "--no-deps", "--no-build-isolation", str(mech)],
+            log,
+            env,
+            "could not register the ML2 mechanism driver",
+        )
+
+
+def run_logged(argv: list[str], log: Path, env: dict[str, str] | None, what: str) -> None:
+    """Run a command, appending its output to ``log``; on failure one line naming the cause."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as out:
+        out.write(f"$ {' '.join(argv)}\n")
+        out.flush()
+        try:
+            result = subprocess.run(
+                argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+            )
+        except FileNotFoundError as exc:
+            raise DevcloudError(f"{what}: {exc.filename} not found") from exc
+        out.write(result.stdout)
+    if result.returncode != 0:
+        raise DevcloudError(f"{what}: {last_error_line(result.stdout)} (full log: {log})")
+
+
+def last_error_line(output: str) -> str:
+    """The most telling line of a failed pip/apt run: its last ERROR/E: line, else its last line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith(("ERROR:", "E:", "error:"))]
+    picked = errors[-1] if errors else (lines[-1] if lines else "no output")
+    return picked[:300]
+
+
+def remove_venv(cfg: DevcloudConfig) -> None:
+    """Delete the server venv (``down --purge-install``)."""
+    shutil.rmtree(cfg.venv, ignore_errors=True)

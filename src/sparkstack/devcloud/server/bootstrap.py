@@ -1,0 +1,227 @@
+"""Fill a fresh devcloud with what a user expects of a cloud; idempotent, openstacksdk as admin.
+
+``python -m ssdc.bootstrap identity``: projects, users, roles and the service catalog.
+``python -m ssdc.bootstrap resources``: computes discovered, flavors, image, networks, quotas.
+
+Configuration comes from the environment so that no password appears on a command line:
+OS_CLIENT_CONFIG_FILE, SSDC_ADMIN_CLOUD, SSDC_SERVICE_USER, SSDC_SERVICE_PASSWORD,
+SSDC_DEMO_PASSWORD, SSDC_ENDPOINTS (``type=url,...``), SSDC_COMPUTES, SSDC_DISCOVER (a command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import openstack
+
+SERVICE_NAMES = {
+    "compute": "nova",
+    "placement": "placement",
+    "network": "neutron",
+    "image": "glance",
+}
+# name, RAM MiB, vCPUs, disk GiB: the classic OpenStack sizes
+FLAVORS = [
+    ("m1.tiny", 512, 1, 1),
+    ("m1.small", 2048, 1, 20),
+    ("m1.medium", 4096, 2, 40),
+    ("m1.large", 8192, 4, 80),
+    ("m1.xlarge", 16384, 8, 160),
+]
+IMAGE = "ubuntu-24.04"
+PUBLIC_CIDR, PUBLIC_GATEWAY = "198.19.0.0/24", "198.19.0.1"
+PUBLIC_POOL = {"start": "198.19.0.10", "end": "198.19.0.250"}
+PRIVATE_CIDR = "198.18.10.0/24"
+
+
+def log(message: str) -> None:
+    print(f"[bootstrap] {message}", flush=True)
+
+
+def identity(conn: Any) -> None:
+    """Projects service and demo, the service and demo users, and the catalog."""
+    idm = conn.identity
+    domain = idm.find_domain("default")
+    roles = {role.name: role for role in idm.roles()}
+    projects = {
+        name: idm.find_project(name, domain_id=domain.id)
+        or idm.create_project(name=name, domain_id=domain.id)
+        for name in ("service", "demo")
+    }
+    users = {
+        os.environ["SSDC_SERVICE_USER"]: ("service", ["admin", "service"], "SSDC_SERVICE_PASSWORD"),
+        "demo": ("demo", ["member", "reader"], "SSDC_DEMO_PASSWORD"),
+    }
+    for name, (project, role_names, password_var) in users.items():
+        user = idm.find_user(name, domain_id=domain.id)
+        if user is None:
+            user = idm.create_user(
+                name=name,
+                password=os.environ[password_var],
+                domain_id=domain.id,
+                default_project_id=projects[project].id,
+            )
+        for role in role_names:
+            idm.assign_project_role_to_user(projects[project], user, roles[role])
+    for item in os.environ["SSDC_ENDPOINTS"].split(","):
+        service_type, url = item.split("=", 1)
+        service = next(iter(idm.services(type=service_type)), None) or idm.create_service(
+            name=SERVICE_NAMES[service_type], type=service_type, is_enabled=True
+        )
+        have = {endpoint.interface for endpoint in idm.endpoints(service_id=service.id)}
+        for interface in ("public", "internal", "admin"):
+            if interface not in have:
+                idm.create_endpoint(
+                    service_id=service.id, interface=interface, url=url, region_id="RegionOne"
+                )
+    log("identity: projects, users, catalog")
+
+
+def wait(what: str, check: Callable[[], bool], timeout: float = 90, interval: float = 0.5) -> None:
+    """Poll ``check`` until true; errors count as not yet (services may still be starting)."""
+    start = time.monotonic()
+    last: Exception | None = None
+    while time.monotonic() - start < timeout:
+        try:
+            if check():
+                log(f"{what}: ok after {time.monotonic() - start:.1f}s")
+                return
+        except Exception as exc:  # the API may not answer yet
+            last = exc
+        time.sleep(interval)
+    raise SystemExit(f"timeout waiting for {what} (last error: {last})")
+
+
+def computes(conn: Any) -> None:
+    """Wait for every nova-compute, map it into the cell, and wait for its placement inventory."""
+    count = int(os.environ["SSDC_COMPUTES"])
+    discover = shlex.split(os.environ["SSDC_DISCOVER"])
+
+    def services_up() -> bool:
+        up = [s for s in conn.compute.services() if s.binary == "nova-compute" and s.state == "up"]
+        return len(up) >= count
+
+    def discovered() -> bool:
+        subprocess.run(discover, check=True, capture_output=True)
+        return len(list(conn.compute.hypervisors())) >= count
+
+    def inventory() -> bool:
+        providers = list(conn.placement.resource_providers())
+        return len(providers) >= count and all(
+            list(conn.placement.resource_provider_inventories(rp)) for rp in providers
+        )
+
+    wait(f"{count} nova-compute service(s) up", services_up)
+    wait("hypervisors discovered", discovered, interval=1)
+    wait("placement inventory", inventory)
+
+
+def flavors_and_image(conn: Any) -> None:
+    have = {flavor.name for flavor in conn.compute.flavors()}
+    for name, ram, vcpus, disk in FLAVORS:
+        if name not in have:
+            conn.compute.create_flavor(name=name, ram=ram, vcpus=vcpus, disk=disk, is_public=True)
+    if not conn.image.find_image(IMAGE):
+        # Neither driver reads the bits: 1 MiB of zeros is a valid raw image.
+        conn.image.create_image(
+            name=IMAGE,
+            data=b"\0" * (1 << 20),
+            disk_format="raw",
+            container_format="bare",
+            visibility="public",
+            validate_checksum=False,
+            os_distro="ubuntu",
+            os_version="24.04",
+            os_admin_user="ubuntu",
+        )
+    log(f"flavors m1.tiny..m1.xlarge, image {IMAGE}")
+
+
+def networks(conn: Any, demo: Any) -> None:
+    """``public`` (external, flat) and demo's ``private`` with ``router1``; DHCP off (no agent)."""
+    net = conn.network
+    public = net.find_network("public")
+    if public is None:
+        public = net.create_network(
+            name="public",
+            is_router_external=True,
+            provider_network_type="flat",
+            provider_physical_network="public",
+        )
+        net.create_subnet(
+            name="public-subnet",
+            network_id=public.id,
+            ip_version=4,
+            cidr=PUBLIC_CIDR,
+            gateway_ip=PUBLIC_GATEWAY,
+            is_dhcp_enabled=False,
+            allocation_pools=[PUBLIC_POOL],
+        )
+    if net.find_network("private", project_id=demo.id) is None:
+        private = net.create_network(name="private", project_id=demo.id)
+        subnet = net.create_subnet(
+            name="private-subnet",
+            network_id=private.id,
+            ip_version=4,
+            cidr=PRIVATE_CIDR,
+            project_id=demo.id,
+            is_dhcp_enabled=False,
+            dns_nameservers=[],
+        )
+        router = net.create_router(
+            name="router1", project_id=demo.id, external_gateway_info={"network_id": public.id}
+        )
+        net.add_interface_to_router(router, subnet_id=subnet.id)
+    log(f"networks: public {PUBLIC_CIDR}, private {PRIVATE_CIDR}, router1")
+
+
+def quotas(conn: Any, demo: Any) -> None:
+    """Generous quotas for demo; tests that want a quota error lower their own."""
+    conn.set_compute_quotas(
+        demo.id,
+        instances=200,
+        cores=2000,
+        ram=4096000,
+        key_pairs=1000,
+        server_groups=100,
+        server_group_members=200,
+    )
+    conn.set_network_quotas(
+        demo.id,
+        port=1000,
+        network=100,
+        subnet=100,
+        router=50,
+        floatingip=200,
+        security_group=100,
+        security_group_rule=1000,
+    )
+    log("quotas for demo")
+
+
+def resources(conn: Any) -> None:
+    computes(conn)
+    flavors_and_image(conn)
+    demo = conn.identity.find_project("demo")
+    networks(conn, demo)
+    quotas(conn, demo)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("phase", choices=["identity", "resources"])
+    args = parser.parse_args()
+    conn = openstack.connect(cloud=os.environ["SSDC_ADMIN_CLOUD"])
+    {"identity": identity, "resources": resources}[args.phase](conn)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
