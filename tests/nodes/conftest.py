@@ -6,16 +6,12 @@ import functools
 import http.server
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from sparkstack.cluster import Cluster, Node, Role
 from sparkstack import paths
 from sparkstack.devcloud.spark_dist import SparkDist, build_spark_dist
 from sparkstack.devcloud.testhosts import TestBed, test_hosts
-from sparkstack.nodes.connection import SSHAccess
-from sparkstack.nodes.hostkeys import HostKeyStore
 
 #: The user's cache, read before the tests point SPARKSTACK_CACHE_DIR elsewhere: the tarball build
 #: (from a 456 MB sdist) is reused between runs, the product's own downloads are not.
@@ -23,39 +19,6 @@ _BUILD_CACHE = paths.cache_dir()
 PREFIX = "sspk"
 SUBNET = "198.18.252.0/24"
 BRIDGE_IP = "198.18.252.1"
-#: What a small cloud flavor gives; every test host really sees the machine's CPUs and RAM.
-VCPUS, RAM_MB = 2, 2048
-
-
-def bed_cluster(bed: TestBed, name: str, workers: int | None = None, jump: bool = True) -> Cluster:
-    """A Cluster as the cloud layer would read it: host 1 the master, the others workers.
-
-    With ``jump``, the master has a "floating IP" (its own address), so workers are reached
-    through it as on a cloud.
-    """
-    hosts = bed.hosts[: 1 + (len(bed.hosts) - 1 if workers is None else workers)]
-    nodes = tuple(
-        Node(
-            name=h.name,
-            role=Role.MASTER if i == 0 else Role.WORKER,
-            index=i,
-            server_id=h.name,
-            status="ACTIVE",
-            flavor="bed.small",
-            vcpus=VCPUS,
-            ram_mb=RAM_MB,
-            fixed_ip=h.ip,
-            floating_ip=h.ip if i == 0 and jump else None,
-        )
-        for i, h in enumerate(hosts)
-    )
-    return Cluster(name, "testhosts", bed.user, nodes, 1, len(nodes) - 1)
-
-
-def bed_access(bed: TestBed, known_hosts: Path, **kwargs: float) -> SSHAccess:
-    """The bed's key; host keys pinned into ``known_hosts``, expected from the consoles."""
-    expected = {h.ip: [h.host_key] for h in bed.hosts}
-    return SSHAccess(bed.key_path, HostKeyStore(known_hosts, expected), **kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -78,10 +41,8 @@ def spark_url(spark_dist: SparkDist) -> Iterator[str]:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    served: list[str] = []
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        _QuietHandler.served.append(self.path)
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep test output clean."""
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +51,14 @@ def bed() -> Iterator[TestBed]:
         yield testbed
 
 
-@pytest.fixture(autouse=True)
-def _private_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Secrets and known_hosts of test clusters stay out of the user's data dir."""
-    data = tmp_path_factory.getbasetemp() / "sparkstack-data"
-    monkeypatch.setenv("SPARKSTACK_DATA_DIR", str(data))
-    monkeypatch.setenv("SPARKSTACK_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+@pytest.fixture(scope="session", autouse=True)
+def _private_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Secrets, known_hosts and downloads of test clusters stay out of the user's directories.
+
+    Session-scoped, so that module-scoped clusters are deployed with these settings too.
+    """
+    base = tmp_path_factory.getbasetemp()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SPARKSTACK_DATA_DIR", str(base / "sparkstack-data"))
+        patch.setenv("SPARKSTACK_CACHE_DIR", str(base / "sparkstack-cache"))
+        yield

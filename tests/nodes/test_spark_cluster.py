@@ -1,25 +1,34 @@
-"""Spark deployed over SSH on real sshd hosts: 1 master + 2 workers, jobs, node commands."""
+"""Spark deployed over SSH on real sshd hosts: 1 master + 2 workers, jobs, node commands, faults.
+
+The tests share one deployed cluster and run in file order: the fault that breaks the workers
+comes last and repairs them.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import bed_access, bed_cluster
+from spark_bed import bed_access, bed_cluster
 
 from sparkstack.api import services as api
-from sparkstack.cluster import Role
+from sparkstack.cluster import Cluster, Role
 from sparkstack.devcloud.spark_dist import SparkDist
 from sparkstack.devcloud.testhosts import TestBed
-from sparkstack.events import Event
+from sparkstack.errors import NodeError, ServiceError
 from sparkstack.nodes.runner import Result
 from sparkstack.spec import ClusterSpec, SparkSpec
 
 pytestmark = pytest.mark.testhosts
 
 JOB = Path(__file__).parent / "jobs" / "cluster_check.py"
+PIDS = "cat /var/lib/spark/run/*.pid"
 
 
 @pytest.fixture(scope="module")
@@ -28,27 +37,158 @@ def known_hosts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def deployed(bed: TestBed, spark_url: str, spark_dist: SparkDist, known_hosts: Path):
-    """The cluster after a first deploy from the (local) Spark URL."""
+def deployed(
+    bed: TestBed, spark_url: str, known_hosts: Path
+) -> tuple[Cluster, ClusterSpec, api.DeployReport]:
+    """The cluster after a first deploy from an Apache-shaped URL (served on the loopback)."""
     spec = ClusterSpec(name="spk", spark=SparkSpec(version="4.3.0", url=spark_url))
     cluster = bed_cluster(bed, "spk")
-    events: list[Event] = []
-    started = time.monotonic()
     report = api.deploy_services(
-        cluster, spec, events.append, access=bed_access(bed, known_hosts), health_timeout=120
+        cluster, spec, access=bed_access(bed, known_hosts), health_timeout=120
     )
-    return cluster, spec, report, time.monotonic() - started, events
+    return cluster, spec, report
 
 
-def test_deploy_makes_every_worker_alive(deployed, bed: TestBed, known_hosts: Path) -> None:
-    cluster, _spec, report, _seconds, _events = deployed
+def _outputs(results: dict[str, Result | NodeError]) -> dict[str, str]:
+    return {n: r.stdout.strip() for n, r in results.items() if isinstance(r, Result) and r.ok}
+
+
+def test_deploy_makes_every_worker_alive(deployed: Any, bed: TestBed, known_hosts: Path) -> None:
+    cluster, _spec, report = deployed
     assert report.master_url == f"spark://{bed.hosts[0].ip}:7077"
     assert sorted(report.changed) == sorted(h.name for h in bed.hosts)
-    assert report.connections == {h.name: 1 for h in bed.hosts}
+    assert report.connections == {h.name: 1 for h in bed.hosts}  # one SSH connection per node
+    assert report.fetched_bytes > 400e6  # the tarball came from the source once, not per node
     status = api.spark_status(cluster, access=bed_access(bed, known_hosts))
-    assert status["status"] == "ALIVE"
-    assert status["alive_workers"] == 2
-    assert status["cores"] == 4
+    assert (status["status"], status["alive_workers"], status["cores"]) == ("ALIVE", 2, 4)
     # pinned on first contact, and the keys are the ones the consoles printed
     pinned = known_hosts.read_text().splitlines()
     assert sorted(pinned) == sorted(f"{h.ip} {h.host_key}" for h in bed.hosts)
+
+
+def test_pyspark_job_runs_on_both_workers(deployed: Any, bed: TestBed, known_hosts: Path) -> None:
+    cluster, _spec, _report = deployed
+    lines: list[str] = []
+    code = api.submit(
+        cluster,
+        JOB,
+        args=["6"],
+        on_line=lambda _node, line: lines.append(line),
+        access=bed_access(bed, known_hosts),
+    )
+    assert code == 0, "\n".join(lines[-30:])
+    result = json.loads(next(line for line in lines if line.startswith("RESULT "))[7:])
+    n = 100_000
+    assert result["sum_squares"] == n * (n + 1) * (2 * n + 1) // 6
+    assert result["counts"] == {"a": 3000, "b": 2000, "c": 1000}
+    assert result["hosts"] == sorted(h.name for h in bed.hosts[1:])
+
+
+def test_failing_job_exit_code_comes_back(
+    deployed: Any, bed: TestBed, known_hosts: Path, tmp_path: Path
+) -> None:
+    cluster, _spec, _report = deployed
+    app = tmp_path / "fails.py"
+    app.write_text("import sys\nprint('about to fail')\nsys.exit(3)\n")
+    lines: list[str] = []
+    code = api.submit(
+        cluster,
+        app,
+        on_line=lambda _n, line: lines.append(line),
+        access=bed_access(bed, known_hosts),
+    )
+    assert code == 3
+    assert "about to fail" in lines
+
+
+def test_run_command_and_copy_file(
+    deployed: Any, bed: TestBed, known_hosts: Path, tmp_path: Path
+) -> None:
+    cluster, _spec, _report = deployed
+    access = bed_access(bed, known_hosts)
+    everywhere = api.run_command(cluster, "hostname", access=access)
+    assert _outputs(everywhere) == {h.name: h.name for h in bed.hosts}
+    workers = api.run_command(cluster, "hostname", role=Role.WORKER, access=access)
+    assert sorted(workers) == [h.name for h in bed.hosts[1:]]
+    mixed = api.run_command(cluster, f"test $(hostname) != {bed.hosts[1].name}", access=access)
+    assert [n for n, r in mixed.items() if isinstance(r, Result) and not r.ok] == [
+        bed.hosts[1].name
+    ]
+
+    local = tmp_path / "note.txt"
+    local.write_text("hello from the client\n")
+    copied = api.copy_file(cluster, local, "/tmp/note.txt", role=Role.WORKER, access=access)
+    assert copied == {h.name: None for h in bed.hosts[1:]}
+    read = api.run_command(cluster, "cat /tmp/note.txt", role=Role.WORKER, access=access)
+    assert set(_outputs(read).values()) == {"hello from the client"}
+
+
+def test_ui_tunnel_reaches_the_master_ui(deployed: Any, bed: TestBed, known_hosts: Path) -> None:
+    cluster, _spec, _report = deployed
+
+    async def fetch() -> dict[str, Any]:
+        async with api.ui_tunnel(cluster, access=bed_access(bed, known_hosts)) as url:
+            assert url.startswith("http://127.0.0.1:")
+            body = await asyncio.to_thread(
+                lambda: urllib.request.urlopen(url + "json/", timeout=10).read()
+            )
+            return dict(json.loads(body))
+
+    status = asyncio.run(fetch())
+    assert (status["status"], status["aliveworkers"]) == ("ALIVE", 2)
+
+
+def test_configure_twice_changes_nothing(deployed: Any, bed: TestBed, known_hosts: Path) -> None:
+    cluster, spec, _report = deployed
+    access = bed_access(bed, known_hosts)
+    before = _outputs(api.run_command(cluster, PIDS, access=access))
+    started = time.monotonic()
+    again = api.deploy_services(cluster, spec, access=access, health_timeout=60)
+    seconds = time.monotonic() - started
+    assert again.changed == []
+    assert again.fetched_bytes == 0  # cached: the source is not asked again
+    assert _outputs(api.run_command(cluster, PIDS, access=access)) == before  # no restart
+    assert seconds < 15, f"a configure that changes nothing took {seconds:.1f} s"
+
+
+def test_unreachable_host_is_named(deployed: Any, bed: TestBed, known_hosts: Path) -> None:
+    cluster, spec, _report = deployed
+    ghost = replace(cluster.workers[0], name="ghost-worker", fixed_ip="198.18.252.99")
+    broken = replace(cluster, nodes=(*cluster.nodes, ghost))
+    access = bed_access(bed, known_hosts, ready_timeout=3)
+    with pytest.raises(NodeError, match=r"ghost-worker \(ubuntu@198\.18\.252\.99 via sspk-h1\)"):
+        api.deploy_services(broken, spec, access=access)
+
+
+def test_wrong_checksum_is_refused_before_installing(
+    deployed: Any, bed: TestBed, known_hosts: Path, spark_dist: SparkDist, spark_url: str
+) -> None:
+    cluster, _spec, _report = deployed
+    access = bed_access(bed, known_hosts)
+    listing = "ls /opt/sparkstack /var/tmp/sparkstack 2>&1"
+    before = _outputs(api.run_command(cluster, listing, access=access))
+    wrong = "0" * 128
+    for spark in (
+        SparkSpec(version="4.3.0", url=spark_url, sha512=wrong),
+        SparkSpec(version="4.3.0", tarball=spark_dist.tarball, sha512=wrong),
+    ):
+        with pytest.raises(ServiceError, match=r"SHA-512.*nothing was installed"):
+            api.deploy_services(cluster, ClusterSpec(name="spk", spark=spark), access=access)
+    assert _outputs(api.run_command(cluster, listing, access=access)) == before
+
+
+def test_worker_that_dies_at_start_shows_its_log(
+    deployed: Any, bed: TestBed, known_hosts: Path
+) -> None:
+    cluster, spec, _report = deployed
+    access = bed_access(bed, known_hosts)
+    # a typo in the cluster file: the worker JVM cannot parse its memory and exits at start
+    bad = spec.spark.model_copy(update={"env": {"SPARK_WORKER_MEMORY": "two-gigs"}})
+    with pytest.raises(ServiceError) as caught:
+        api.deploy_services(cluster, spec.model_copy(update={"spark": bad}), access=access)
+    message = str(caught.value)
+    assert all(h.name in message for h in bed.hosts[1:]), message
+    assert "two-gigs" in message  # the worker's complaint, from its log
+    # the good settings again: the changed nodes restart, and every worker comes back
+    repaired = api.deploy_services(cluster, spec, access=access, health_timeout=120)
+    assert {h.name for h in bed.hosts[1:]} <= set(repaired.changed)

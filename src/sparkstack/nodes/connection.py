@@ -22,9 +22,16 @@ from tenacity import (
 from sparkstack.errors import NodeError
 from sparkstack.nodes.hostkeys import HostKeyStore
 
-#: Failures worth another try while a server boots: refused/unreachable, drops, slow answers,
-#: and a key not yet in authorized_keys (cloud-init writes it after sshd starts).
-_TRANSIENT = (OSError, asyncio.TimeoutError, asyncssh.ConnectionLost, asyncssh.PermissionDenied)
+#: Failures worth another try while a server boots: refused/unreachable (directly or through the
+#: jump host), drops, slow answers, and a key not yet in authorized_keys (cloud-init writes it
+#: after sshd starts).
+_TRANSIENT = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncssh.ConnectionLost,
+    asyncssh.PermissionDenied,
+    asyncssh.ChannelOpenError,
+)
 
 
 @dataclass(frozen=True)
@@ -123,4 +130,6 @@ def _cause(exc: BaseException) -> str:
         return "the key was refused (permission denied)"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
+    if isinstance(exc, asyncssh.ChannelOpenError):
+        return f"the jump host cannot reach it ({exc.reason})"
     return str(exc) or type(exc).__name__

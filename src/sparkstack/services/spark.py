@@ -18,6 +18,7 @@ import json
 import random
 import shlex
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -316,8 +317,8 @@ class SparkStandalone(Service):
                 state = await self.ctl(dep, host, "ensure", "1" if host.name in changed else "0")
                 phase.advance(f"{host.name}: {state.splitlines()[-1] if state else 'nothing'}")
 
-            await each(masters, one)
-            await each(dep.workers, one)
+            await _all_or_errors(masters, one)
+            await _all_or_errors(dep.workers, one)
 
     async def master_status(self, dep: Deployment, host: Host) -> dict[str, Any] | None:
         """The master's ``/json/`` page read on the master itself; None when it does not answer."""
@@ -379,6 +380,19 @@ class SparkStandalone(Service):
             f"Spark {what} {why}: {names}; see their logs below, fix, then run "
             f"`sparkstack configure`\n{details}"
         )
+
+
+async def _all_or_errors(hosts: list[Host], action: Callable[[Host], Awaitable[None]]) -> None:
+    """Run on every host; when some fail, one ServiceError that names them all."""
+    outcomes = await asyncio.gather(*(action(h) for h in hosts), return_exceptions=True)
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    for error in errors:
+        if not isinstance(error, ServiceError):
+            raise error
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ServiceError(f"{len(errors)} nodes failed:\n" + "\n".join(map(str, errors)))
 
 
 def alive_workers(status: dict[str, Any]) -> set[str]:
