@@ -1,1 +1,92 @@
-"""Shared pytest configuration; fixtures that start real services live beside their tests."""
+"""Shared pytest configuration: the session-wide ``devcloud`` fixture and test ordering.
+
+The devcloud is one real OpenStack on this machine. The fixture installs it (idempotent), reuses
+one that already runs healthy, or starts one with two computes (and the data plane when its code
+exists), and at the end of the session stops only what it started itself. Tests marked
+``devcloud_last`` run after every other test (the check that ``down`` leaves nothing behind).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import openstack
+import pytest
+from openstack.config import loader
+
+from sparkstack import devcloud as dc
+from sparkstack.devcloud import ADMIN_CLOUD, CLOUD, DevcloudConfig
+from sparkstack.errors import DevcloudError
+
+sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside the tests
+
+COMPUTES = 2
+
+
+@dataclass
+class Devcloud:
+    """What tests need of the running devcloud."""
+
+    cfg: DevcloudConfig
+    started_here: bool
+    data_plane: bool
+    cloud: str = CLOUD
+    admin_cloud: str = ADMIN_CLOUD
+
+    @property
+    def clouds_yaml(self) -> Path:
+        return self.cfg.clouds_yaml
+
+    def connect(self, *, admin: bool = False, **overrides: Any) -> Any:
+        """An openstacksdk connection as the demo member (or admin)."""
+        config = loader.OpenStackConfig(config_files=[str(self.clouds_yaml)])
+        region = config.get_one(self.admin_cloud if admin else self.cloud, **overrides)
+        return openstack.connection.Connection(config=region)
+
+    def stop_service(self, name: str) -> None:
+        dc.stop_service(name, self.cfg)
+
+    def start_service(self, name: str) -> None:
+        dc.start_service(name, self.cfg)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "devcloud_last: runs after every other test of the session (devcloud down)"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move ``devcloud_last`` tests to the very end, keeping the order of the rest."""
+    items.sort(key=lambda item: item.get_closest_marker("devcloud_last") is not None)
+
+
+def _start_or_reuse(cfg: DevcloudConfig) -> tuple[bool, bool]:
+    """Returns (started_here, data_plane)."""
+    dc.install(cfg)
+    try:
+        result = dc.up(cfg, computes=COMPUTES)
+    except DevcloudError as exc:
+        if "partly running" not in str(exc):
+            raise
+        # a broken leftover: stop it by its pid files and start afresh
+        dc.down(cfg)
+        result = dc.up(cfg, computes=COMPUTES)
+    return not result.already_running, result.data_plane
+
+
+@pytest.fixture(scope="session")
+def devcloud() -> Iterator[Devcloud]:
+    """The running devcloud; started (and at the end stopped) here unless it already ran."""
+    cfg = DevcloudConfig.load()
+    started_here, data_plane = _start_or_reuse(cfg)
+    os.environ["OS_CLIENT_CONFIG_FILE"] = str(cfg.clouds_yaml)
+    cloud = Devcloud(cfg=cfg, started_here=started_here, data_plane=data_plane)
+    yield cloud
+    if started_here:
+        dc.down(cfg)

@@ -15,7 +15,7 @@ from types import ModuleType
 from sparkstack.devcloud import process
 from sparkstack.devcloud.config import ADMIN_CLOUD, CLOUD, HOST, PORTS, SERVICE_USER, DevcloudConfig
 from sparkstack.devcloud.configs import compute_host, write_configs
-from sparkstack.devcloud.install import is_installed
+from sparkstack.devcloud.install import install_fingerprint, is_installed
 from sparkstack.devcloud.services import (
     Service,
     all_services,
@@ -178,9 +178,16 @@ def _start_all(cfg: DevcloudConfig, state: State, report: Reporter) -> None:
         _wait_healthy(cfg, infrastructure(cfg)[0])
         _create_databases(cfg)
         phase.advance("mariadb")
+        # Schemas already migrated by this very install need no sync (saves ~20 s of CPU).
+        synced = (
+            not new_db
+            and _schema_stamp(cfg).exists()
+            and (_schema_stamp(cfg).read_text() == install_fingerprint())
+        )
         with ThreadPoolExecutor(max_workers=5) as pool:
-            syncs = _start_db_syncs(cfg, pool)
-            _keystone_setup(cfg)
+            syncs = {} if synced else _start_db_syncs(cfg, pool)
+            if not synced:
+                _keystone_setup(cfg)
             api = apis(cfg)
             api["keystone"].start(cfg)
             _wait_healthy(cfg, api["keystone"])
@@ -189,6 +196,7 @@ def _start_all(cfg: DevcloudConfig, state: State, report: Reporter) -> None:
             for name, future in syncs.items():
                 future.result()
                 phase.message(f"db sync {name} done")
+        _schema_stamp(cfg).write_text(install_fingerprint())
         _wait_healthy(cfg, infrastructure(cfg)[2])
         phase.advance("rabbitmq")
         if state.data_plane:
@@ -293,6 +301,11 @@ def _start_db_syncs(cfg: DevcloudConfig, pool: ThreadPoolExecutor) -> dict[str, 
             _ensure_cell1(cfg)
 
     return {name: pool.submit(run_steps, name, argvs) for name, argvs in steps.items()}
+
+
+def _schema_stamp(cfg: DevcloudConfig) -> Path:
+    """Records which install last migrated the databases."""
+    return cfg.lib / "schema.stamp"
 
 
 def _ensure_cell1(cfg: DevcloudConfig) -> None:
