@@ -36,10 +36,11 @@ def _root(
 
 def _register_commands() -> None:
     """Attach every command group; each module adds its own commands to ``app``."""
-    from sparkstack.cli import clusters, devcloud
+    from sparkstack.cli import clusters, devcloud, nodes
 
     app.add_typer(devcloud.app, name="devcloud")
     clusters.register(app)
+    nodes.register(app)
 
 
 def main() -> None:
