@@ -84,7 +84,7 @@ class KeySpec(_Model):
 class SparkSpec(_Model):
     """Which Spark to install and how; ``conf`` and ``env`` override sparkstack's choices."""
 
-    version: str = "4.0.1"
+    version: str = "4.3.0"  # the newest on PyPI too, so the devcloud build matches
     hadoop: str = "3"
     url: str | None = None
     sha512: str | None = None
