@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import ModuleType
@@ -75,6 +79,50 @@ class UpResult:
     clouds_yaml: Path
 
 
+_lock_depth: dict[Path, int] = {}
+
+
+@contextmanager
+def exclusive(cfg: DevcloudConfig, timeout: float = 900.0) -> Iterator[None]:
+    """Serialize up/down/restart on one data dir across processes (re-entrant in one process).
+
+    Two concurrent ``up`` runs would overwrite each other's pid files and orphan processes.
+    """
+    path = cfg.data_dir / "control.lock"
+    if _lock_depth.get(path):
+        _lock_depth[path] += 1
+        try:
+            yield
+        finally:
+            _lock_depth[path] -= 1
+        return
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    handle.seek(0)
+                    raise DevcloudError(
+                        f"another devcloud command (pid {handle.read().strip()}) holds {path}"
+                        f" for over {timeout:.0f}s: wait for it or end it"
+                    ) from None
+                time.sleep(0.5)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        _lock_depth[path] = 1
+        try:
+            yield
+        finally:
+            _lock_depth[path] = 0
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def data_plane_available() -> bool:
     """True once the data plane's driver and reconciler exist in server/."""
     return all(
@@ -130,28 +178,38 @@ def up(
         data_plane = data_plane_available()
     elif data_plane and not data_plane_available():
         raise DevcloudError("the devcloud data plane is not available: use --no-data-plane")
-    if is_running(cfg):
-        return _already_running(cfg, started)
     if computes < 1:
         raise DevcloudError("--computes must be at least 1")
+    with exclusive(cfg):
+        if is_running(cfg):
+            return _already_running(cfg, started)
+        return _up_locked(cfg, State(computes=computes, data_plane=data_plane), started, report)
+
+
+def _up_locked(cfg: DevcloudConfig, state: State, started: float, report: Reporter) -> UpResult:
     busy = [f"{name}:{port}" for name, port in PORTS.items() if process.tcp_open(HOST, port, 0.3)]
     if busy:
         raise DevcloudError(
             f"ports in use by something else ({', '.join(busy)}): stop it, or the other devcloud"
             " (`sparkstack devcloud down` with its SPARKSTACK_DEVCLOUD_DIR)"
         )
-    state = State(computes=computes, data_plane=data_plane)
     try:
         _start_all(cfg, state, report)
     except BaseException:
         down(cfg)
         raise
-    return UpResult(False, time.monotonic() - started, computes, data_plane, cfg.clouds_yaml)
+    return UpResult(
+        False, time.monotonic() - started, state.computes, state.data_plane, cfg.clouds_yaml
+    )
 
 
 def _already_running(cfg: DevcloudConfig, started: float) -> UpResult:
-    states = status(cfg)
-    bad = [s for s in states if not s.healthy]
+    """Report a running devcloud; a loaded machine gets 30 s before a slow API counts as ill."""
+    deadline = time.monotonic() + 30
+    bad = [s for s in status(cfg) if not s.healthy]
+    while bad and all(s.running for s in bad) and time.monotonic() < deadline:
+        time.sleep(2)
+        bad = [s for s in status(cfg) if not s.healthy]
     if bad:
         detail = ", ".join(f"{s.name} {s.state} (log {s.log})" for s in bad)
         raise DevcloudError(
@@ -309,15 +367,9 @@ def _schema_stamp(cfg: DevcloudConfig) -> Path:
 
 
 def _ensure_cell1(cfg: DevcloudConfig) -> None:
-    cells = _run(
-        cfg, "dbsync-nova", _manage(cfg, "nova-manage", "nova/nova.conf", "cell_v2", "list_cells")
-    )
-    if " cell1 " not in cells:
-        _run(
-            cfg,
-            "dbsync-nova",
-            _manage(cfg, "nova-manage", "nova/nova.conf", "cell_v2", "create_cell", "--name=cell1"),
-        )
+    """Create cell1; nova-manage exits 2 when it already exists (a re-run on old data)."""
+    argv = _manage(cfg, "nova-manage", "nova/nova.conf", "cell_v2", "create_cell", "--name=cell1")
+    _run(cfg, "dbsync-nova", argv, ok_codes=(0, 2))
 
 
 def _keystone_setup(cfg: DevcloudConfig) -> None:
@@ -368,6 +420,7 @@ def _run(
     *,
     stdin: str | None = None,
     extra_env: dict[str, str] | None = None,
+    ok_codes: tuple[int, ...] = (0,),
 ) -> str:
     """Run a setup command to completion, logging it; a failure names the step and its log."""
     log = cfg.logs / f"{log_name}.log"
@@ -375,7 +428,7 @@ def _run(
     result = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env, check=False)
     with log.open("a") as out:
         out.write(f"$ {' '.join(argv[:3])} ...\n{result.stdout}{result.stderr}")
-    if result.returncode != 0:
+    if result.returncode not in ok_codes:
         last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
         raise DevcloudError(f"devcloud setup step {log_name} failed: {last[0][:200]} (log {log})")
     return result.stdout
@@ -410,6 +463,11 @@ def down(
     venv; ``purge_install`` deletes that too. Returns the names of the services stopped.
     """
     cfg = cfg or DevcloudConfig.load()
+    with exclusive(cfg):
+        return _down_locked(cfg, purge, purge_install)
+
+
+def _down_locked(cfg: DevcloudConfig, purge: bool, purge_install: bool) -> list[str]:
     state = State.read(cfg)
     known = services_of(cfg)
     names = [s.name for s in known]
@@ -450,7 +508,7 @@ def _purge(cfg: DevcloudConfig, keep_venv: bool) -> None:
     if not cfg.data_dir.exists():
         return
     for child in cfg.data_dir.iterdir():
-        if keep_venv and child == cfg.venv:
+        if (keep_venv and child == cfg.venv) or child.name == "control.lock":
             continue
         if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child)
@@ -468,26 +526,30 @@ def find_service(cfg: DevcloudConfig, name: str) -> Service:
 def stop_service(name: str, cfg: DevcloudConfig | None = None) -> None:
     """Stop one service (tests use it to see how the product copes with an outage)."""
     cfg = cfg or DevcloudConfig.load()
-    service = find_service(cfg, name)
-    pid = service.pid(cfg)
-    if pid is not None:
-        process.stop_groups([pid])
-    service.pid_file(cfg).unlink(missing_ok=True)
+    with exclusive(cfg):
+        service = find_service(cfg, name)
+        pid = service.pid(cfg)
+        if pid is not None:
+            process.stop_groups([pid])
+        service.pid_file(cfg).unlink(missing_ok=True)
 
 
 def start_service(name: str, cfg: DevcloudConfig | None = None) -> None:
     """Start one stopped service and wait until it is healthy; a running one is left alone."""
     cfg = cfg or DevcloudConfig.load()
-    service = find_service(cfg, name)
-    if service.pid(cfg) is None:
-        service.start(cfg)
-    _wait_healthy(cfg, service)
+    with exclusive(cfg):
+        service = find_service(cfg, name)
+        if service.pid(cfg) is None:
+            service.start(cfg)
+        _wait_healthy(cfg, service)
 
 
 def restart_service(name: str, cfg: DevcloudConfig | None = None) -> None:
     """Stop then start one service, e.g. after changing its code."""
-    stop_service(name, cfg)
-    start_service(name, cfg)
+    cfg = cfg or DevcloudConfig.load()
+    with exclusive(cfg):
+        stop_service(name, cfg)
+        start_service(name, cfg)
 
 
 def env_lines(cfg: DevcloudConfig | None = None) -> list[str]:
