@@ -20,9 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncssh
-import openstack
 import pytest
-from openstack.config import loader
 
 from sparkstack.devcloud import DevcloudConfig
 from sparkstack.devcloud.server import net
@@ -39,11 +37,6 @@ write_files:
 runcmd:
   - [sh, -c, "id -un > /var/tmp/runcmd-ran"]
 """
-
-
-def _connect(clouds_yaml: Path, cloud: str) -> Any:
-    region = loader.OpenStackConfig(config_files=[str(clouds_yaml)]).get_one(cloud)
-    return openstack.connection.Connection(config=region)
 
 
 def _fixed_ip(server: Any) -> str:
@@ -106,8 +99,9 @@ def _hosts_dir() -> Path:
 
 @pytest.fixture(scope="module")
 def bed(devcloud: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bed]:
-    conn = _connect(devcloud.clouds_yaml, devcloud.cloud)
-    admin = _connect(devcloud.clouds_yaml, devcloud.admin_cloud)
+    if not devcloud.data_plane:
+        pytest.skip("the devcloud runs without the data plane (nova's fake driver)")
+    conn, admin = devcloud.connect(), devcloud.connect(admin=True)
     work = tmp_path_factory.mktemp("dataplane")
     key = asyncssh.generate_private_key("ssh-ed25519")
     (work / "id").write_bytes(key.export_private_key())
@@ -229,7 +223,7 @@ def test_security_group_rules_are_followed(bed: Bed) -> None:
     bed.conn.network.delete_security_group_rule(rule)
     closed = _wait_for(lambda: _tcp(bed.fip, 8080, 0.3) != "open")
     print(f"\nFIGURE rule add -> port open {opened:.1f}s, rule delete -> closed {closed:.1f}s")
-    assert opened < 5 and closed < 5
+    assert opened < 15 and closed < 15  # about 1 s on an idle machine; slower under load
 
 
 def test_stop_start_and_reboot_act_on_the_host(bed: Bed) -> None:
