@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.measure import Measurement
 from rich.table import Table
 
 from sparkstack.api import clusters as api
@@ -110,6 +111,19 @@ def summary_data(cluster: Cluster) -> dict[str, Any]:
     }
 
 
+def _table(*headers: str) -> Table:
+    table = Table()
+    for header in headers:
+        table.add_column(header, no_wrap=True)
+    return table
+
+
+def _print_table(table: Table) -> None:
+    """Print whole cells even on a narrow or non-terminal output (names and IPs are copied)."""
+    needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    console.print(table, width=max(console.width, needed))
+
+
 def _show_cluster(cluster: Cluster, output: OutputFormat) -> None:
     if emit_data(cluster_data(cluster), output):
         return
@@ -118,7 +132,7 @@ def _show_cluster(cluster: Cluster, output: OutputFormat) -> None:
         f"{len(cluster.masters)}/{cluster.expected_masters} masters, "
         f"{len(cluster.workers)}/{cluster.expected_workers} workers, ssh user {cluster.ssh_user}"
     )
-    table = Table("node", "role", "status", "flavor", "fixed IP", "floating IP", "age")
+    table = _table("node", "role", "status", "flavor", "fixed IP", "floating IP", "age")
     for node in cluster.nodes:
         table.add_row(
             node.name,
@@ -129,7 +143,7 @@ def _show_cluster(cluster: Cluster, output: OutputFormat) -> None:
             node.floating_ip or "-",
             _human_age(_age(node.created)),
         )
-    console.print(table)
+    _print_table(table)
     for node in cluster.nodes:
         if node.fault:
             console.print(f"[red]{node.name}[/red]: {node.fault}", highlight=False)
@@ -237,7 +251,7 @@ def list_(cloud: CloudOpt = None, output: OutputOpt = OutputFormat.TABLE) -> Non
     if not found:
         console.print(f"no sparkstack clusters on {cloud_name(cloud)}")
         return
-    table = Table("cluster", "state", "masters", "workers", "statuses")
+    table = _table("cluster", "state", "masters", "workers", "statuses")
     for cluster in found:
         data = summary_data(cluster)
         table.add_row(
@@ -247,7 +261,7 @@ def list_(cloud: CloudOpt = None, output: OutputOpt = OutputFormat.TABLE) -> Non
             f"{data['workers']}/{data['expected_workers']}",
             ", ".join(f"{k} {v}" for k, v in sorted(data["statuses"].items())) or "-",
         )
-    console.print(table)
+    _print_table(table)
 
 
 def destroy(
