@@ -64,17 +64,29 @@ class Reconciler:
     applied: dict[str, tuple[int | None, str]] = field(default_factory=dict)  # ns -> (inode, text)
     nics: dict[str, tuple[int | None, dict[str, str]]] = field(default_factory=dict)  # mac->if
     bound: set[str] = field(default_factory=set)
+    subnets: dict[str, Any] = field(default_factory=dict)
+    mtus: dict[str, int] = field(default_factory=dict)
 
     def snapshot(self) -> Snapshot:
+        """List what changes as servers come and go; subnets and networks (prefix lengths,
+        MTUs) only when a port names one not seen before: 4 list calls a pass instead of 6."""
         api = self.conn.network
-        return Snapshot(
+        ports = list(api.ports())
+        snap = Snapshot(
             routers=list(api.routers()),
-            ports=list(api.ports()),
-            subnets={s.id: s for s in api.subnets()},
-            mtus={n.id: n.mtu or 1500 for n in api.networks()},
+            ports=ports,
+            subnets=self.subnets,
+            mtus=self.mtus,
             fips=list(api.ips()),
             sgs={s.id: s for s in api.security_groups()},
         )
+        if any(ip["subnet_id"] not in self.subnets for p in ports for ip in p.fixed_ips):
+            self.subnets.clear()
+            self.subnets.update({s.id: s for s in api.subnets()})
+        if any(p.network_id not in self.mtus for p in ports):
+            self.mtus.clear()
+            self.mtus.update({n.id: n.mtu or 1500 for n in api.networks()})
+        return snap
 
     def reconcile(self) -> None:
         snap = self.snapshot()
