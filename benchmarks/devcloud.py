@@ -10,18 +10,22 @@ One that this script starts is stopped at the end. Asserts nothing about time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 import openstack
+import psutil
 from openstack.config import loader
 
 from sparkstack import devcloud as dc
-from sparkstack.devcloud import CLOUD, DevcloudConfig
+from sparkstack.devcloud import CLOUD, DevcloudConfig, process
+from sparkstack.devcloud.control import services_of
 
 T = TypeVar("T")
 
@@ -46,15 +50,18 @@ def servers_active(cfg: DevcloudConfig, count: int) -> None:
     network = conn.network.find_network("private")
     prefix = f"ssdc-bench-{os.getpid()}-"
     start = time.monotonic()
-    ids = [
-        conn.compute.create_server(
-            name=f"{prefix}{i}",
+
+    def create(index: int) -> str:
+        server = conn.compute.create_server(
+            name=f"{prefix}{index}",
             image_id=image.id,
             flavor_id=flavor.id,
             networks=[{"uuid": network.id}],
-        ).id
-        for i in range(count)
-    ]
+        )
+        return str(server.id)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:  # as a client tool would, 8 at a time
+        ids = list(pool.map(create, range(count)))
     print(f"{'create calls for ' + str(count) + ' servers':<44} {time.monotonic() - start:7.1f} s")
     try:
         while True:
@@ -75,6 +82,17 @@ def servers_active(cfg: DevcloudConfig, count: int) -> None:
         while any(s.id in ids for s in conn.compute.servers(name=f"^{prefix}")):
             time.sleep(0.5)
         print(f"{str(count) + ' servers deleted':<44} {time.monotonic() - deleted:7.1f} s")
+
+
+def total_pss(cfg: DevcloudConfig) -> int:
+    """Proportional set size of every devcloud process (gunicorn master and worker share pages)."""
+    total = 0
+    for service in services_of(cfg):
+        pgid = service.pid(cfg)
+        for proc in process.group_members(pgid) if pgid else []:
+            with contextlib.suppress(psutil.Error):
+                total += proc.memory_full_info().pss
+    return total
 
 
 def main() -> None:
@@ -105,7 +123,10 @@ def main() -> None:
         plane = "data plane" if result.data_plane else "fake driver"
         print(f"{f'up ({result.computes} computes, {plane})':<44} {result.seconds:7.1f} s")
     time.sleep(15)  # let the services settle into idle
-    print(f"{'resident memory of all processes, idle':<44} {dc.total_rss(cfg) / 2**20:7.0f} MiB")
+    print(
+        f"{'resident memory of all processes, idle (RSS)':<44} {dc.total_rss(cfg) / 2**20:7.0f} MiB"
+    )
+    print(f"{'same, shared pages split (PSS)':<44} {total_pss(cfg) / 2**20:7.0f} MiB")
     try:
         servers_active(cfg, args.servers)
     finally:
