@@ -60,7 +60,7 @@ def up(
     ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Start the devcloud (about 45 s) and bootstrap it; says so if it already runs."""
+    """Start the devcloud and bootstrap it, printing the time taken; says so if it already runs."""
     cfg = _cfg(data_dir)
     with ProgressReporter() as report:
         result = devcloud.up(cfg, computes=computes, data_plane=data_plane, report=report)
