@@ -119,8 +119,12 @@ def test_hosts(
         raise DevcloudError("test hosts need root (network namespaces); run the tests as root")
     ensure_host_packages()
     state = STATE_ROOT / prefix
+    owner = _owner(state)
+    if owner is not None:
+        raise DevcloudError(f"test hosts {prefix}-* are in use by pid {owner}; use another prefix")
     _teardown(prefix, state)  # leftovers of a run that was killed
     state.mkdir(parents=True, mode=0o755)
+    (state / "owner.pid").write_text(f"{os.getpid()}\n")
     try:
         yield _bring_up(count, prefix, net, state)
     finally:
@@ -177,6 +181,21 @@ def _bring_up(count: int, prefix: str, net: ipaddress.IPv4Network, state: Path) 
     known_hosts = state / "known_hosts"
     known_hosts.write_text("".join(f"{h.name},{h.ip} {h.host_key}\n" for h in bed_hosts))
     return TestBed(bed_hosts, USER, key_path, public_key, known_hosts, state)
+
+
+def _owner(state: Path) -> int | None:
+    """The pid of another live process that runs test hosts in this state dir, if any."""
+    try:
+        pid = int((state / "owner.pid").read_text())
+    except (OSError, ValueError):
+        return None
+    if pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    return pid
 
 
 def _teardown(prefix: str, state: Path) -> None:
