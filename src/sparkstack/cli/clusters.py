@@ -29,12 +29,14 @@ destroy NAME::
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
@@ -119,9 +121,12 @@ def _table(*headers: str) -> Table:
 
 
 def _print_table(table: Table) -> None:
-    """Print whole cells even on a narrow or non-terminal output (names and IPs are copied)."""
+    """Print whole cells when output goes to a file or pipe (names and IPs get copied)."""
+    if console.is_terminal:
+        console.print(table)
+        return
     needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
-    console.print(table, width=max(console.width, needed))
+    Console(file=sys.stdout, width=max(console.width, needed)).print(table)
 
 
 def _show_cluster(cluster: Cluster, output: OutputFormat) -> None:
