@@ -12,6 +12,7 @@ Layout of the data directory (``SPARKSTACK_DEVCLOUD_DIR``, default ``<data dir>/
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -50,12 +51,20 @@ class DevcloudConfig:
     """Every path of one devcloud; cheap to build, creates nothing until asked."""
 
     data_dir: Path
-    hosts_dir: Path = DEFAULT_HOSTS_DIR
 
     @classmethod
     def load(cls, data_dir: Path | None = None) -> DevcloudConfig:
         """The config for ``data_dir`` (default: :func:`default_data_dir`)."""
         return cls((data_dir or default_data_dir()).absolute())
+
+    @property
+    def hosts_dir(self) -> Path:
+        """State of the data plane's server hosts: under /tmp (an overlay root cannot sit under
+        /root, /var...), and one per data dir so that one devcloud never touches another's."""
+        if self.data_dir == (paths.data_dir() / "devcloud").absolute():
+            return DEFAULT_HOSTS_DIR
+        digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:8]
+        return Path(f"/tmp/sparkstack-devcloud-{digest}/hosts")
 
     @property
     def venv(self) -> Path:

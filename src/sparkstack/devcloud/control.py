@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -242,27 +242,30 @@ def _start_all(cfg: DevcloudConfig, state: State, report: Reporter) -> None:
             and _schema_stamp(cfg).exists()
             and (_schema_stamp(cfg).read_text() == install_fingerprint())
         )
+        by_name = {s.name: s for s in services_of(cfg)}
         with ThreadPoolExecutor(max_workers=5) as pool:
-            syncs = {} if synced else _start_db_syncs(cfg, pool)
+            # each project's services start as soon as its own schema is ready
+            starts = {
+                name: pool.submit(_sync_then_start, cfg, name, [] if synced else argvs, by_name)
+                for name, argvs in _db_syncs(cfg).items()
+            }
             if not synced:
                 _keystone_setup(cfg)
-            api = apis(cfg)
-            api["keystone"].start(cfg)
-            _wait_healthy(cfg, api["keystone"])
-            _bootstrap(cfg, "identity", state)
+            by_name["keystone"].start(cfg)
+            _wait_healthy(cfg, by_name["keystone"])
+            if not synced:
+                _bootstrap(cfg, "identity", state)
             phase.advance("keystone and identity")
-            for name, future in syncs.items():
+            for name, future in starts.items():
                 future.result()
-                phase.message(f"db sync {name} done")
+                phase.message(f"{name} schema ready, started")
         _schema_stamp(cfg).write_text(install_fingerprint())
-        _wait_healthy(cfg, infrastructure(cfg)[2])
-        phase.advance("rabbitmq")
+        phase.advance("schemas ready, APIs starting")
         if state.data_plane:
             _net().setup_external()
+        api = apis(cfg)
         later = [api[n] for n in ("placement", "glance", "neutron-api", "nova-api")]
-        daemons = [s for s in services_of(cfg) if s.name in ("nova-conductor", "nova-scheduler")]
-        for service in [*later, *daemons]:
-            service.start(cfg)
+        daemons = [by_name["nova-conductor"], by_name["nova-scheduler"]]
         _wait_healthy(cfg, api["placement"])
         phase.advance("placement")
         for index, compute in enumerate(computes(cfg, state.computes, state.data_plane), 1):
@@ -325,7 +328,7 @@ def _manage(cfg: DevcloudConfig, tool: str, conf: str, *args: str) -> list[str]:
     return [str(cfg.bin / tool), f"--config-file={cfg.etc / conf}", *args]
 
 
-def _start_db_syncs(cfg: DevcloudConfig, pool: ThreadPoolExecutor) -> dict[str, Future[None]]:
+def _db_syncs(cfg: DevcloudConfig) -> dict[str, list[list[str]]]:
     """Schema migrations of every project but keystone, in parallel (each takes seconds)."""
     db = f"mysql+pymysql://ssdc:{cfg.passwords()['db']}@{HOST}:{PORTS['mariadb']}"
     nova = "nova/nova.conf"
@@ -352,13 +355,29 @@ def _start_db_syncs(cfg: DevcloudConfig, pool: ThreadPoolExecutor) -> dict[str, 
         "placement": [_manage(cfg, "placement-manage", "placement/placement.conf", "db", "sync")],
     }
 
-    def run_steps(name: str, argvs: list[list[str]]) -> None:
-        for argv in argvs:
-            _run(cfg, f"dbsync-{name}", argv)
-        if name == "nova":
-            _ensure_cell1(cfg)
+    return steps
 
-    return {name: pool.submit(run_steps, name, argvs) for name, argvs in steps.items()}
+
+SYNC_SERVICES = {
+    "placement": ["placement"],
+    "glance": ["glance"],
+    "neutron": ["neutron-api"],
+    "nova": ["nova-api", "nova-conductor", "nova-scheduler"],
+}
+
+
+def _sync_then_start(
+    cfg: DevcloudConfig, name: str, argvs: list[list[str]], by_name: dict[str, Service]
+) -> None:
+    """Migrate one project's schema (if needed), then start its services."""
+    for argv in argvs:
+        _run(cfg, f"dbsync-{name}", argv)
+    if name == "nova" and argvs:
+        _ensure_cell1(cfg)
+    if name in ("neutron", "nova"):  # their services talk RPC from the start
+        _wait_healthy(cfg, by_name["rabbitmq"])
+    for service in SYNC_SERVICES[name]:
+        by_name[service].start(cfg)
 
 
 def _schema_stamp(cfg: DevcloudConfig) -> Path:
@@ -490,7 +509,7 @@ def _down_locked(cfg: DevcloudConfig, purge: bool, purge_install: bool) -> list[
                 stopped.append(name)
             pid_file.unlink(missing_ok=True)
         process.stop_groups(pgids)
-    if ((state and state.data_plane) or cfg.hosts_dir.exists()) and data_plane_available():
+    if state and state.data_plane and data_plane_available():
         _net().teardown_dataplane(cfg.hosts_dir)
     if purge:
         _purge(cfg, keep_venv=not purge_install)
