@@ -19,8 +19,8 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from pathlib import Path
 
 SERVERS = 20
 FLAVOR = "m1.tiny"
@@ -101,9 +101,8 @@ def openstack_cli() -> str:
     return str(DevcloudConfig.load().bin / "openstack")
 
 
-def cli_loop(cloud: str) -> tuple[float, int]:
+def cli_loop(command: str, cloud: str) -> tuple[float, int]:
     """``openstack server create --wait``, one server after another, as users script it."""
-    command = openstack_cli()
     requests = 0
     start = time.monotonic()
     for i in range(1, SERVERS + 1):
@@ -142,37 +141,37 @@ def main() -> None:
         from sparkstack.devcloud.config import DevcloudConfig
 
         os.environ["OS_CLIENT_CONFIG_FILE"] = str(DevcloudConfig.load().clouds_yaml)
-    os.environ.setdefault("SPARKSTACK_DATA_DIR", str(Path("/tmp/sparkstack-bench-data")))
+    loop_command = openstack_cli()
+    os.environ["SPARKSTACK_DATA_DIR"] = tempfile.mkdtemp(prefix="sparkstack-bench-")
 
+    print(f"cores: {os.cpu_count()}  servers: {SERVERS} ({FLAVOR}, 1 master + {SERVERS - 1})")
     ours, rss_kib = run_child(SPARKSTACK, args.cloud)
+    row("sparkstack launch --provision-only", ours["seconds"], int(ours["requests"]))
+    print(f"  sparkstack peak resident memory: {rss_kib / 1024:.0f} MiB")
     from sparkstack.api import clusters
 
     start = time.monotonic()
     clusters.destroy("bench-ss", args.cloud)
-    destroy_seconds = time.monotonic() - start
+    print(f"  sparkstack destroy of the {SERVERS} servers: {time.monotonic() - start:.1f} s")
 
     plain, _ = run_child(PLAIN, args.cloud)
     delete_servers(args.cloud, "bench-plain-")
+    row("plain openstacksdk script", plain["seconds"], int(plain["requests"]))
+    print(
+        f"  sparkstack / plain script: {ours['seconds'] / plain['seconds']:.2f}x (target <= 1.1x)"
+    )
 
-    loop_seconds, loop_requests = (float("nan"), 0)
     if not args.skip_loop:
         try:
-            loop_seconds, loop_requests = cli_loop(args.cloud)
+            loop_seconds, loop_requests = cli_loop(loop_command, args.cloud)
         finally:
             delete_servers(args.cloud, "bench-loop-")
+        row("loop of `openstack server create --wait`", loop_seconds, loop_requests)
+        print(f"  loop / sparkstack: {loop_seconds / ours['seconds']:.1f}x (target >= 8x)")
 
-    print(f"cores: {os.cpu_count()}  servers: {SERVERS} ({FLAVOR}, 1 master + {SERVERS - 1})")
-    rows = [
-        ("sparkstack launch --provision-only", ours["seconds"], int(ours["requests"])),
-        ("plain openstacksdk script", plain["seconds"], int(plain["requests"])),
-        ("loop of `openstack server create --wait`", loop_seconds, loop_requests),
-    ]
-    for label, seconds, count in rows:
-        print(f"{label:<42} {seconds:8.1f} s  {count:6d} API requests")
-    print(f"sparkstack / plain script: {ours['seconds'] / plain['seconds']:.2f}x (target <= 1.1x)")
-    print(f"loop / sparkstack: {loop_seconds / ours['seconds']:.1f}x (target >= 8x)")
-    print(f"sparkstack peak resident memory: {rss_kib / 1024:.0f} MiB")
-    print(f"sparkstack destroy of the 20 servers: {destroy_seconds:.1f} s")
+
+def row(label: str, seconds: float, requests: int) -> None:
+    print(f"{label:<42} {seconds:8.1f} s  {requests:6d} API requests", flush=True)
 
 
 if __name__ == "__main__":
