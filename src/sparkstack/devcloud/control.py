@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import importlib.util
 import json
@@ -17,7 +18,15 @@ from pathlib import Path
 from types import ModuleType
 
 from sparkstack.devcloud import process
-from sparkstack.devcloud.config import ADMIN_CLOUD, CLOUD, HOST, PORTS, SERVICE_USER, DevcloudConfig
+from sparkstack.devcloud.config import (
+    ADMIN_CLOUD,
+    CLOUD,
+    HOST,
+    PORTS,
+    SERVICE_USER,
+    DevcloudConfig,
+    write_private,
+)
 from sparkstack.devcloud.configs import compute_host, write_configs
 from sparkstack.devcloud.install import install_fingerprint, is_installed
 from sparkstack.devcloud.services import (
@@ -370,10 +379,19 @@ def _sync_then_start(
     cfg: DevcloudConfig, name: str, argvs: list[list[str]], by_name: dict[str, Service]
 ) -> None:
     """Migrate one project's schema (if needed), then start its services."""
-    for argv in argvs:
-        _run(cfg, f"dbsync-{name}", argv)
     if name == "nova" and argvs:
-        _ensure_cell1(cfg)
+        # api_db sync and map_cell0 first; then db sync (cell1 and the mapped cell0) and
+        # create_cell, which only writes to the API database, at the same time
+        *first, db_sync = argvs
+        for argv in first:
+            _run(cfg, "dbsync-nova", argv)
+        with ThreadPoolExecutor(max_workers=1) as side:
+            cell1 = side.submit(_ensure_cell1, cfg)
+            _run(cfg, "dbsync-nova", db_sync)
+            cell1.result()
+    else:
+        for argv in argvs:
+            _run(cfg, f"dbsync-{name}", argv)
     if name in ("neutron", "nova"):  # their services talk RPC from the start
         _wait_healthy(cfg, by_name["rabbitmq"])
     for service in SYNC_SERVICES[name]:
@@ -391,14 +409,22 @@ def _ensure_cell1(cfg: DevcloudConfig) -> None:
     _run(cfg, "dbsync-nova", argv, ok_codes=(0, 2))
 
 
+def _key_repository(path: Path) -> None:
+    """What ``keystone-manage fernet_setup``/``credential_setup`` make (a staged key 0 and a
+    primary key 1, Fernet format), without two more ~5 s keystone-manage runs."""
+    if path.exists():
+        return
+    path.mkdir(mode=0o700, parents=True)
+    for index in ("0", "1"):
+        write_private(path / index, base64.urlsafe_b64encode(os.urandom(32)).decode())
+
+
 def _keystone_setup(cfg: DevcloudConfig) -> None:
     conf = "keystone/keystone.conf"
     auth = f"{cfg.url('keystone')}/v3/"
     _run(cfg, "dbsync-keystone", _manage(cfg, "keystone-manage", conf, "db_sync"))
-    owner = ["--keystone-user=root", "--keystone-group=root"]
-    for kind, sub in (("fernet_setup", "fernet-keys"), ("credential_setup", "credential-keys")):
-        if not (cfg.lib / "keystone" / sub).exists():
-            _run(cfg, "dbsync-keystone", _manage(cfg, "keystone-manage", conf, kind, *owner))
+    for sub in ("fernet-keys", "credential-keys"):
+        _key_repository(cfg.lib / "keystone" / sub)
     bootstrap = [
         "bootstrap",
         f"--bootstrap-password={cfg.passwords()['admin']}",
