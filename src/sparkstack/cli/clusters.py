@@ -13,7 +13,13 @@ describe NAME, and launch once it succeeds::
                 "status": str, "flavor": str, "vcpus": int, "ram_mb": int,
                 "fixed_ip": str | null, "floating_ip": str | null,
                 "created": ISO-8601 str | null, "age_seconds": int | null,
-                "fault": str | null}]}
+                "fault": str | null}],
+     # describe only:
+     "lost": [str],            # nodes launched but gone from the cloud
+     "spark": {"master_url": str | null, "status": str, "alive_workers": int,
+               "expected_workers": int, "cores": int, "memory_mb": int,
+               "running_apps": [{"id": str, "name": str, "cores": int}]}
+              | {"status": "unreachable", "error": str} | {} (with --no-spark)}
 
 list::
 
@@ -41,20 +47,20 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from sparkstack.api import clusters as api
+from sparkstack.api import status as status_api
+from sparkstack.cli.options import (
+    CloudOpt,
+    OutputOpt,
+    SparkTarballOpt,
+    SparkVersionOpt,
+    spark_overrides,
+)
 from sparkstack.cli.output import OutputFormat, console, emit_data, err_console
 from sparkstack.cli.progress import ProgressReporter
 from sparkstack.cloud.connection import cloud_name
 from sparkstack.cluster import Cluster, Node
 from sparkstack.errors import UsageError
 from sparkstack.spec import ServerGroupPolicy, load_spec
-
-CloudOpt = Annotated[
-    str | None,
-    typer.Option("--cloud", help="clouds.yaml entry (default: OS_CLOUD, else the OS_* variables)."),
-]
-OutputOpt = Annotated[
-    OutputFormat, typer.Option("--output", "-o", help="table for people, json/yaml for scripts.")
-]
 
 
 def _age(created: datetime | None) -> int | None:
@@ -208,6 +214,8 @@ def launch(
     keep_on_failure: Annotated[
         bool, typer.Option("--keep-on-failure", help="Do not roll back on failure.")
     ] = False,
+    spark_tarball: SparkTarballOpt = None,
+    spark_version: SparkVersionOpt = None,
     cloud: CloudOpt = None,
     output: OutputOpt = OutputFormat.TABLE,
 ) -> None:
@@ -230,6 +238,7 @@ def launch(
         "boot_volume_gb": boot_volume_gb,
         "metadata": _metadata(metadata),
         "timeout_seconds": timeout,
+        **spark_overrides(spark_tarball, spark_version),
     }
     spec = load_spec(file, overrides)
     with ProgressReporter(enabled=output is OutputFormat.TABLE) as report:
@@ -241,11 +250,35 @@ def launch(
 
 def describe(
     name: Annotated[str, typer.Argument(help="Cluster name.")],
+    no_spark: Annotated[
+        bool, typer.Option("--no-spark", help="Cloud view only; do not log in to read Spark.")
+    ] = False,
     cloud: CloudOpt = None,
     output: OutputOpt = OutputFormat.TABLE,
 ) -> None:
-    """Each node's role, status, flavor, addresses and age, read from the cloud."""
-    _show_cluster(api.describe(name, cloud), output)
+    """Each node's role, status, flavor, addresses and age; lost nodes; Spark's health."""
+    report = status_api.describe(name, cloud, with_spark=not no_spark)
+    data = {**cluster_data(report.cluster), "lost": report.lost, "spark": report.spark}
+    if emit_data(data, output):
+        return
+    _show_cluster(report.cluster, output)
+    for lost in report.lost:
+        console.print(f"[red]{lost}[/red]: lost (deleted outside sparkstack)", highlight=False)
+    if report.spark:
+        _show_spark(report.spark)
+
+
+def _show_spark(spark: dict[str, Any]) -> None:
+    if spark.get("master_url") is None:
+        console.print(f"spark: {spark.get('status')} ({spark.get('error', 'no master answers')})")
+        return
+    apps = ", ".join(f"{a['name']} ({a['id']})" for a in spark.get("running_apps", [])) or "none"
+    console.print(
+        f"spark: {spark['master_url']} {spark.get('status')}, "
+        f"{spark['alive_workers']}/{spark['expected_workers']} workers alive, "
+        f"{spark.get('cores')} cores, {spark.get('memory_mb')} MB; running apps: {apps}",
+        highlight=False,
+    )
 
 
 def list_(cloud: CloudOpt = None, output: OutputOpt = OutputFormat.TABLE) -> None:

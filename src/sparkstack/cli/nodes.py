@@ -6,12 +6,13 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from sparkstack.api import services as api
 from sparkstack.api.clusters import find_cluster
+from sparkstack.cli.options import CloudOpt, SparkTarballOpt, SparkVersionOpt, spark_overrides
 from sparkstack.cli.output import console, err_console
 from sparkstack.cli.progress import ProgressReporter
 from sparkstack.cluster import Role
@@ -19,18 +20,8 @@ from sparkstack.errors import NodeError
 from sparkstack.nodes.runner import Result
 from sparkstack.spec import load_spec
 
-CloudOpt = Annotated[
-    str | None,
-    typer.Option("--cloud", help="clouds.yaml entry (default: OS_CLOUD, else the OS_* variables)."),
-]
 MastersOpt = Annotated[bool, typer.Option("--masters", help="Only the masters.")]
 WorkersOpt = Annotated[bool, typer.Option("--workers", help="Only the workers.")]
-
-
-def spark_overrides(tarball: Path | None, version: str | None) -> dict[str, Any]:
-    """The ``spark`` part of the spec overrides from ``--spark-tarball`` / ``--spark-version``."""
-    spark = {k: v for k, v in {"tarball": tarball, "version": version}.items() if v is not None}
-    return {"spark": spark} if spark else {}
 
 
 def _role(masters: bool, workers: bool) -> Role | None:
@@ -47,10 +38,8 @@ def configure(
     name: Annotated[str, typer.Argument(help="Cluster name.")],
     file: Annotated[Path | None, typer.Option("--file", "-f", help="Cluster file (YAML).")] = None,
     cloud: CloudOpt = None,
-    spark_tarball: Annotated[
-        Path | None, typer.Option("--spark-tarball", help="Install this local Spark tarball.")
-    ] = None,
-    spark_version: Annotated[str | None, typer.Option("--spark-version")] = None,
+    spark_tarball: SparkTarballOpt = None,
+    spark_version: SparkVersionOpt = None,
 ) -> None:
     """Install/configure Spark again on a running cluster (no change: no restart)."""
     overrides = {"name": name, "cloud": cloud, **spark_overrides(spark_tarball, spark_version)}
