@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +32,14 @@ def _connects(host: str, port: int, timeout: float = 3.0) -> bool:
 
 
 @pytest.fixture(scope="module")
-def launched(shell: Any, spark_tarball: Any) -> dict[str, Any]:
+def launched(shell: Any, spark_tarball: Any) -> Iterator[dict[str, Any]]:
+    """The launched cluster's JSON; destroyed at the end even when a test failed midway."""
     done = shell(
         "launch", NAME, "--masters", "1", "--workers", "2",
         "--spark-tarball", str(spark_tarball.tarball), "--output", "json",
     )  # fmt: skip
-    return dict(json.loads(done.stdout))
+    yield dict(json.loads(done.stdout))
+    shell("destroy", NAME, "--yes", check=False)
 
 
 def _master(cluster: dict[str, Any]) -> dict[str, Any]:
@@ -85,7 +88,7 @@ def test_a_failing_job_returns_its_exit_code(shell: Any, tmp_path: Path) -> None
     app = tmp_path / "fail.py"
     app.write_text("import sys\nsys.exit(7)\n")
     done = shell("submit", NAME, str(app), check=False)
-    assert done.returncode != 0
+    assert done.returncode == 7, done.stdout + done.stderr
 
 
 def test_a_worker_deleted_outside_sparkstack_shows_as_lost(

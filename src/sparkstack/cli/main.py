@@ -47,7 +47,8 @@ def main() -> None:
     """Run the CLI; a SparkstackError becomes one red line and its exit code."""
     _register_commands()
     try:
-        app(standalone_mode=False)
+        # outside standalone mode, a command's typer.Exit(code) comes back as the return value
+        code = app(standalone_mode=False)
     except SparkstackError as exc:
         err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
@@ -65,3 +66,4 @@ def main() -> None:
             raise
         show()
         sys.exit(getattr(exc, "exit_code", 2))
+    sys.exit(code if isinstance(code, int) else 0)
