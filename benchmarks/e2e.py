@@ -1,0 +1,96 @@
+"""The whole way on the devcloud's data plane: launch 1+2 and 1+5, split by phase; memory; destroy.
+
+Prints, from one run per size: the launch time split into provision (preflight to floating IPs),
+SSH ready, and Spark ready (install, configure, start, every worker ALIVE); the resident memory
+of each node (all its processes, read inside the node); the destroy time; the core count.
+Asserts nothing.
+
+    eval "$(.venv/bin/sparkstack devcloud env)"
+    .venv/bin/python benchmarks/e2e.py [--sizes 2 5] [--spark-tarball PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sparkstack.api import clusters, services
+from sparkstack.devcloud.spark_dist import build_spark_dist
+from sparkstack.events import Event
+from sparkstack.nodes.runner import Result
+from sparkstack.spec import load_spec
+
+#: Launch phases in the order they run, grouped the way the issue asks for the split.
+PROVISION = ("preflight", "resources", "servers", "addresses")
+SSH = ("ssh",)
+
+#: Sum of the resident memory of every process a node sees (its own PID namespace on the devcloud).
+NODE_RSS = "ps -eo rss= | awk '{s += $1} END {print s}'"
+
+
+@dataclass
+class PhaseClock:
+    """A reporter that remembers when each phase ended, counted from its creation."""
+
+    started: float = field(default_factory=time.monotonic)
+    ended: dict[str, float] = field(default_factory=dict)
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == "phase_done":
+            self.ended[event.phase] = time.monotonic() - self.started
+
+    def until(self, phases: tuple[str, ...]) -> float:
+        return max(self.ended.get(p, 0.0) for p in phases)
+
+
+def bench(workers: int, tarball: Path, cloud: str | None) -> None:
+    name = f"bench-e2e-{workers}"
+    spec = load_spec(
+        None,
+        {
+            "name": name,
+            "cloud": cloud,
+            "masters": {"count": 1},
+            "workers": {"count": workers},
+            "spark": {"tarball": tarball},
+        },
+    )
+    clock = PhaseClock()
+    cluster = clusters.launch(spec, report=clock)
+    total = time.monotonic() - clock.started
+    provision = clock.until(PROVISION)
+    ssh = clock.until(SSH)
+    print(
+        f"1+{workers}: launch {total:.1f} s = provision {provision:.1f} s, "
+        f"SSH ready +{ssh - provision:.1f} s, Spark ready +{total - ssh:.1f} s"
+    )
+    memory = services.run_command(cluster, NODE_RSS)
+    for node, result in sorted(memory.items()):
+        if isinstance(result, Result) and result.stdout.strip().isdigit():
+            print(f"    {node}: {int(result.stdout.strip()) / 1024:.0f} MiB resident")
+        else:
+            print(f"    {node}: memory not read ({result})")
+    started = time.monotonic()
+    clusters.destroy(name, cloud)
+    print(f"    destroy {time.monotonic() - started:.1f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2, 5], help="worker counts")
+    parser.add_argument("--spark-tarball", type=Path, help="default: built from the PyPI sdist")
+    parser.add_argument("--cloud", default=os.environ.get("OS_CLOUD", "devcloud"))
+    args = parser.parse_args()
+    tarball = args.spark_tarball or build_spark_dist().tarball
+    os.environ.setdefault("SPARKSTACK_DATA_DIR", tempfile.mkdtemp(prefix="sparkstack-bench-"))
+    print(f"e2e on the devcloud data plane, {os.cpu_count()} cores, Spark {tarball.name}")
+    for workers in args.sizes:
+        bench(workers, tarball, args.cloud)
+
+
+if __name__ == "__main__":
+    main()
