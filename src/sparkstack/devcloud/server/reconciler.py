@@ -88,8 +88,13 @@ class Reconciler:
             self.mtus.update({n.id: n.mtu or 1500 for n in api.networks()})
         return snap
 
-    def reconcile(self) -> None:
+    def reconcile(self) -> str:
+        """One pass; returns a digest of what neutron showed, so the caller sees changes."""
         snap = self.snapshot()
+        self.apply(snap)
+        return snapshot_digest(snap)
+
+    def apply(self, snap: Snapshot) -> None:
         for router in snap.routers:
             try:
                 self.sync_router(router, snap)
@@ -335,12 +340,68 @@ def _inode(ns: str) -> int | None:
         return None
 
 
+#: How often the loop looks at local state (the hosts dir) between API passes.
+TICK = 0.25
+#: Seconds after the last change seen during which passes keep the fast interval.
+HOT_WINDOW = 20.0
+
+
+def snapshot_digest(snap: Snapshot) -> str:
+    """Ids and revision numbers of everything a pass acts on (a rule change bumps its group's)."""
+    items = [*snap.routers, *snap.ports, *snap.fips, *snap.sgs.values()]
+    return "|".join(sorted(f"{i.id}:{i.revision_number}" for i in items))
+
+
+def local_digest() -> str:
+    """The hosts the drivers run: a new server needs its security-group table at once."""
+    try:
+        return "|".join(sorted(os.listdir(net.hosts_dir())))
+    except FileNotFoundError:
+        return ""
+
+
+@dataclass
+class Pacer:
+    """Decides when to poll neutron: every ``interval`` while things change, every
+    ``idle_interval`` once quiet, and at once when a server appears or goes on this machine.
+
+    Each pass costs neutron-api about 0.4 s of CPU (4 list calls); polling at 1 s kept a core
+    of this 2-core machine 45-68 % busy even with nothing happening.
+    """
+
+    interval: float
+    idle_interval: float
+    last_pass: float = float("-inf")
+    last_change: float = float("-inf")
+    seen: str | None = None
+    local: str | None = None
+
+    def due(self, local: str) -> bool:
+        now = time.monotonic()
+        if local != self.local:
+            self.local = local
+            self.last_change = now
+            return True
+        hot = now - self.last_change < HOT_WINDOW
+        return now - self.last_pass >= (self.interval if hot else self.idle_interval)
+
+    def passed(self, digest: str | None) -> None:
+        now = time.monotonic()
+        self.last_pass = now
+        if digest is None or digest != self.seen:
+            self.seen = digest
+            self.last_change = now
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="ssdc.reconciler", description="devcloud data plane reconciler"
     )
     parser.add_argument("--cloud", default="devcloud-admin")
-    parser.add_argument("--interval", type=float, default=1.0)
+    parser.add_argument("--interval", type=float, default=1.0, help="seconds between passes")
+    parser.add_argument(
+        "--idle-interval", type=float, default=2.0, help="seconds between passes once quiet"
+    )
     parser.add_argument("--once", action="store_true", help="one pass, then exit")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -348,15 +409,17 @@ def main(argv: list[str] | None = None) -> int:
     net.setup_external()
     reconciler = Reconciler(openstack.connect(cloud=args.cloud))
     LOG.info("reconciler started, interval %.1fs, hosts %s", args.interval, net.hosts_dir())
+    pacer = Pacer(args.interval, args.idle_interval)
     while True:
-        started = time.monotonic()
-        try:
-            reconciler.reconcile()
-        except Exception:
-            LOG.exception("pass failed")
-        if args.once:
-            return 0
-        time.sleep(max(0.0, args.interval - (time.monotonic() - started)))
+        if pacer.due(local_digest()):
+            try:
+                pacer.passed(reconciler.reconcile())
+            except Exception:
+                LOG.exception("pass failed")
+                pacer.passed(None)
+            if args.once:
+                return 0
+        time.sleep(TICK)
 
 
 if __name__ == "__main__":
