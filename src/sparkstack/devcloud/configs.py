@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from sparkstack.devcloud.config import (
     ADMIN_CLOUD,
     CLOUD,
@@ -18,24 +16,16 @@ from sparkstack.devcloud.config import (
     DevcloudConfig,
     write_private,
 )
+from sparkstack.templating import environment
 
 MECHANISM_DRIVER = "ssdc_bind_any"
 FAKE_DRIVER = "fake.FakeDriverWithoutFakeNodes"
 DATAPLANE_DRIVER = "ssdc_driver.DataplaneDriver"
 
-_env = jinja2.Environment(
-    loader=jinja2.PackageLoader("sparkstack.devcloud", "templates"),
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    autoescape=False,
-)
-
 
 def render(template: str, **context: Any) -> str:
     """Render one template of the package."""
-    return _env.get_template(template).render(**context)
+    return environment("sparkstack.devcloud").get_template(template).render(**context)
 
 
 @dataclass(frozen=True)

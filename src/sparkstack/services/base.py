@@ -13,7 +13,6 @@ import shlex
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
 
 import jinja2
 
@@ -22,6 +21,7 @@ from sparkstack.errors import ServiceError
 from sparkstack.events import Reporter, silent
 from sparkstack.nodes.connection import Target
 from sparkstack.nodes.runner import Fleet
+from sparkstack.templating import environment
 
 
 @dataclass(frozen=True)
@@ -140,20 +140,6 @@ def sudo(host: Host) -> str:
     return "" if host.target.user == "root" else "sudo -n"
 
 
-@cache
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("sparkstack.services", "templates"),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
-    env.filters["shquote"] = lambda value: shlex.quote(str(value))
-    return env
-
-
 def template(name: str) -> jinja2.Template:
     """A template from services/templates."""
-    return _environment().get_template(name)
+    return environment("sparkstack.services").get_template(name)
