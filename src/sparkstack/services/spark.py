@@ -201,6 +201,9 @@ class SparkStandalone(Service):
             "spark.authenticate.secret": self.secret,
             "spark.executor.memory": f"{app.executor_memory_mb}m",
             "spark.worker.cleanup.enabled": "true",
+            # a job's own output, not hundreds of INFO lines, is what submit streams back;
+            # the daemons' logs keep their INFO level (this setting acts on drivers only)
+            "spark.log.level": "WARN",
         }
         driver = resources_for(dep.masters[0].node.vcpus, dep.masters[0].node.ram_mb)
         if driver.small:
