@@ -7,7 +7,6 @@ in file order, as a user's session would: launch, reach, describe, submit, lose 
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,20 +14,13 @@ from typing import Any
 
 import pytest
 
+from sparkstack.devcloud.process import tcp_open
 from sparkstack.devcloud.server import net
 
 pytestmark = [pytest.mark.devcloud, pytest.mark.e2e]
 
 NAME = "e2e"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-def _connects(host: str, port: int, timeout: float = 3.0) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +41,14 @@ def _master(cluster: dict[str, Any]) -> dict[str, Any]:
 def test_master_answers_at_its_floating_ip_only(launched: dict[str, Any]) -> None:
     master = _master(launched)
     assert master["floating_ip"] and master["floating_ip"].startswith("198.19.")
-    assert _connects(master["floating_ip"], 22)
-    assert not _connects(master["fixed_ip"], 22, timeout=1.0), "fixed IPs must not be routed"
+    assert tcp_open(master["floating_ip"], 22, timeout=3.0)
+    assert not tcp_open(master["fixed_ip"], 22, timeout=1.0), "fixed IPs must not be routed"
 
 
 def test_a_port_the_security_group_does_not_open_is_closed(launched: dict[str, Any]) -> None:
     master = _master(launched)
     # the Spark master UI listens on 8080 behind the floating IP, but only 22 is open to us
-    assert not _connects(master["floating_ip"], 8080, timeout=3.0)
+    assert not tcp_open(master["floating_ip"], 8080, timeout=3.0)
 
 
 def test_workers_answer_through_the_master(shell: Any, launched: dict[str, Any]) -> None:
