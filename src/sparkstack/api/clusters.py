@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -168,9 +168,13 @@ def cluster_state(cluster: Cluster) -> str:
     return "active"
 
 
-def console_host_keys(cluster: Cluster, node: Node) -> list[str]:
-    """Host public keys (``"<type> <base64>"``) from the node's console log; [] if it shows none."""
-    return host_keys(connect(None if cluster.cloud == "envvars" else cluster.cloud), node.server_id)
+def console_host_keys(cluster: Cluster, nodes: Sequence[Node]) -> dict[str, list[str]]:
+    """Host public keys (``"<type> <base64>"``) from each node's console log, by server id;
+    [] for a node whose log shows none. One connection serves every node."""
+    if not nodes:
+        return {}
+    cloud = connect(None if cluster.cloud == "envvars" else cluster.cloud)
+    return {node.server_id: host_keys(cloud, node.server_id) for node in nodes}
 
 
 def cluster_key_path(cluster: Cluster) -> Path:

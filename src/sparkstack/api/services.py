@@ -87,10 +87,9 @@ def cloud_access(cluster: Cluster) -> SSHAccess:
     from sparkstack.api.clusters import cluster_key_path, console_host_keys
 
     store = HostKeyStore(known_hosts_path(cluster))
-    expected = {}
-    for host in hosts_of(cluster):
-        if not store.pinned(host.target.host):
-            expected[host.target.host] = console_host_keys(cluster, host.node)
+    new = [host for host in hosts_of(cluster) if not store.pinned(host.target.host)]
+    keys = console_host_keys(cluster, [host.node for host in new])
+    expected = {host.target.host: keys[host.node.server_id] for host in new}
     return SSHAccess(cluster_key_path(cluster), HostKeyStore(store.path, expected))
 
 
