@@ -1,10 +1,14 @@
 """One exception hierarchy for the whole library.
 
 Every message is one line that says what went wrong and what to do about it; the CLI prints
-``error: <message>`` and exits with the class's ``exit_code``.
+``error: <message>`` and exits with the class's ``exit_code``. Errors keep their structure for
+library users: a preflight failure carries its list of problems, a cloud error the HTTP status
+and request id, and every translated error chains the exception that caused it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 class SparkstackError(Exception):
@@ -24,9 +28,16 @@ class SpecError(UsageError):
 
 
 class CloudError(SparkstackError):
-    """An OpenStack API call failed."""
+    """An OpenStack API call failed; ``status_code`` and ``request_id`` when the cloud answered."""
 
     exit_code = 3
+
+    def __init__(
+        self, message: str, *, status_code: int | None = None, request_id: str | None = None
+    ):
+        super().__init__(message)
+        self.status_code = status_code
+        self.request_id = request_id
 
 
 class AuthError(CloudError):
@@ -42,7 +53,15 @@ class QuotaError(CloudError):
 
 
 class PreflightError(CloudError):
-    """One or more checks failed before anything was created."""
+    """One or more checks failed before anything was created; ``problems`` lists them."""
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+class QuotaPreflightError(PreflightError, QuotaError):
+    """Preflight found only quota problems."""
 
 
 class ServerFaultError(CloudError):
@@ -59,10 +78,18 @@ class NodeError(SparkstackError):
     exit_code = 4
 
 
+class HostKeyError(NodeError):
+    """A node's SSH host key cannot be verified (console shows none, or it differs)."""
+
+
 class ServiceError(SparkstackError):
     """A service (Spark, HDFS, ZooKeeper) failed to install, start or become healthy."""
 
     exit_code = 5
+
+
+class ArtifactError(ServiceError):
+    """A service's software (a tarball) cannot be found, fetched or verified."""
 
 
 class DevcloudError(SparkstackError):
@@ -72,6 +99,6 @@ class DevcloudError(SparkstackError):
 
 
 class Interrupted(SparkstackError):
-    """The user pressed Ctrl-C; whatever was being created has been rolled back."""
+    """The user pressed Ctrl-C; the message says what was rolled back or what is left."""
 
     exit_code = 130

@@ -1,29 +1,39 @@
 """ClusterSpec: what the user asks for, from a YAML cluster file overridden by CLI flags.
 
-Validated once here, so every later phase can trust it. Errors name the file and the field.
+Validated once here, before any network call, so every later phase can trust it: every string
+that will reach a node, a shell, a config file or the cloud is checked against the rule for its
+kind (see :mod:`sparkstack.validation`). Errors name the file, line and column, the field, the
+bad value and what would be valid.
+
+A cluster is made of named node groups, each with a count, a flavor, an optional image and the
+service roles it hosts. ``masters:`` and ``workers:`` (and the ``--masters``/``--workers`` flags)
+are shorthands for the groups ``master`` (role spark-master) and ``worker`` (role spark-worker).
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
+import difflib
+import typing
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from sparkstack import validation as v
+from sparkstack.cluster import Role
 from sparkstack.errors import SpecError
-
-CLUSTER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+from sparkstack.specfile import Location, SpecFile, read_spec_file
 
 #: Login user of common cloud images, by a word found in the image name.
 DEFAULT_USERS = {
@@ -35,10 +45,45 @@ DEFAULT_USERS = {
     "fedora": "fedora",
     "cirros": "cirros",
 }
+MAX_GROUP_NODES = 500
+MAX_NODES = 1000
+MAX_METADATA_ITEMS = 100
+#: The groups the masters:/workers: shorthands stand for, and the roles they host.
+SHORTHANDS = {"masters": ("master", Role.SPARK_MASTER), "workers": ("worker", Role.SPARK_WORKER)}
+#: Set by sparkstack itself for every cluster: a user value would weaken or break it.
+RESERVED_SPARK_CONF = {"spark.authenticate.secret"}
+
+
+def _scalar_text(value: Any) -> Any:
+    """YAML numbers and booleans given where a string is meant: written as Spark/shell expect."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+def _one_line(value: str) -> str:
+    return v.no_control(value)
+
+
+CloudText = Annotated[str, AfterValidator(v.cloud_text)]
+Cidr = Annotated[str, AfterValidator(v.cidr)]
+Port = Annotated[int, AfterValidator(v.port)]
+GroupName = Annotated[str, AfterValidator(v.group_name)]
+ConfValue = Annotated[str, BeforeValidator(_scalar_text), AfterValidator(_one_line)]
+LocalPath = Annotated[Path, AfterValidator(v.local_path)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
+
+def _checked_file(value: Path | None, info: ValidationInfo) -> Path | None:
+    """Local files must exist when the value comes from the user (not from a manifest)."""
+    if value is None or (info.context or {}).get("check_files") is False:
+        return value
+    return v.existing_file(value)
 
 
 class ServerGroupPolicy(StrEnum):
@@ -47,11 +92,22 @@ class ServerGroupPolicy(StrEnum):
     NONE = "none"
 
 
-class NodeGroupSpec(_Model):
-    """Masters or workers: how many, and on which flavor."""
+class GroupSpec(_Model):
+    """One node group: ``count`` servers of one flavor (and image) hosting ``roles``."""
 
-    count: int = Field(ge=0)
-    flavor: str = "m1.small"
+    count: int = Field(default=1, ge=0, le=MAX_GROUP_NODES)
+    flavor: CloudText = "m1.small"
+    image: CloudText | None = None
+    roles: tuple[Role, ...] = Field(min_length=1)
+    #: A floating IP on each node; default: for groups that host a client-facing role.
+    floating_ip: bool | None = None
+
+    @field_validator("roles")
+    @classmethod
+    def _distinct(cls, value: tuple[Role, ...]) -> tuple[Role, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("a role is listed twice")
+        return value
 
 
 class NetworkSpec(_Model):
@@ -61,84 +117,124 @@ class NetworkSpec(_Model):
     several to choose from).
     """
 
-    name: str | None = None
+    name: CloudText | None = None
     create: bool = False
-    cidr: str = "198.18.64.0/24"
-    dns_nameservers: list[str] = Field(default_factory=list)
-
-    @field_validator("cidr")
-    @classmethod
-    def _valid_cidr(cls, value: str) -> str:
-        ipaddress.ip_network(value)
-        return value
+    cidr: Cidr = "198.18.64.0/24"
+    dns_nameservers: list[Annotated[str, AfterValidator(v.ip_address)]] = Field(
+        default_factory=list, max_length=8
+    )
 
 
 class KeySpec(_Model):
     """An existing keypair, a local public key to import, or else a generated per-cluster key."""
 
-    keypair: str | None = None
-    public_key_file: Path | None = None
-    private_key_file: Path | None = None
+    keypair: CloudText | None = None
+    public_key_file: LocalPath | None = None
+    #: Its path is kept in server metadata, so it must fit nova's 255 characters.
+    private_key_file: LocalPath | None = None
+
+    _files = field_validator("public_key_file", "private_key_file")(_checked_file)
+
+    @field_validator("private_key_file")
+    @classmethod
+    def _fits_metadata(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            v.metadata_value(str(value.absolute()))
+        return value
 
 
 class SparkSpec(_Model):
     """Which Spark to install and how; ``conf`` and ``env`` override sparkstack's choices."""
 
-    version: str = "4.3.0"  # the newest on PyPI too, so the devcloud build matches
-    hadoop: str = "3"
-    url: str | None = None
-    sha512: str | None = None
-    tarball: Path | None = None
-    conf: dict[str, str] = Field(default_factory=dict)
-    env: dict[str, str] = Field(default_factory=dict)
+    version: Annotated[str, AfterValidator(v.version)] = "4.3.0"  # also the newest on PyPI
+    hadoop: Annotated[str, AfterValidator(v.hadoop_profile)] = "3"
+    url: Annotated[str, AfterValidator(v.url)] | None = None
+    sha512: Annotated[str, AfterValidator(v.sha512)] | None = None
+    tarball: LocalPath | None = None
+    conf: dict[Annotated[str, AfterValidator(v.spark_conf_key)], ConfValue] = Field(
+        default_factory=dict, max_length=500
+    )
+    env: dict[Annotated[str, AfterValidator(v.shell_identifier)], ConfValue] = Field(
+        default_factory=dict, max_length=200
+    )
+
+    _tarball = field_validator("tarball")(_checked_file)
+
+    @field_validator("conf")
+    @classmethod
+    def _not_reserved(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if key in RESERVED_SPARK_CONF:
+                raise ValueError(f"{key} is set by sparkstack (a secret per cluster)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SparkSpec:
+        if self.url and self.tarball:
+            raise ValueError("give spark.url or spark.tarball, not both")
+        return self
+
+
+def _expand_shorthands(data: Any) -> Any:
+    """``masters:``/``workers:`` become (or update) the groups ``master`` and ``worker``."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    explicit = data.get("groups")
+    groups: dict[str, Any] = dict(explicit) if isinstance(explicit, dict) else {}
+    for key, (group, role) in SHORTHANDS.items():
+        short = data.pop(key, None)
+        if short is None:
+            continue
+        if not isinstance(short, dict):
+            raise ValueError(f"{key}: give a mapping such as {{count: 2, flavor: m1.small}}")
+        if explicit is not None and group not in groups:
+            raise ValueError(
+                f"{key} sets the group '{group}', which groups: does not define; set the count "
+                "and flavor under groups: instead"
+            )
+        found = groups.get(group)
+        base: dict[str, Any] = found if isinstance(found, dict) else {"roles": [role]}
+        groups[group] = {**base, **short}
+    if explicit is None:
+        groups.setdefault("master", {"count": 1, "roles": [Role.SPARK_MASTER]})
+        groups.setdefault("worker", {"count": 2, "roles": [Role.SPARK_WORKER]})
+        groups = {name: groups[name] for name in ("master", "worker")}
+    data["groups"] = groups
+    return data
 
 
 class ClusterSpec(_Model):
     """A whole cluster as the user described it."""
 
-    name: str
-    cloud: str | None = None
-    image: str = "ubuntu-24.04"
-    ssh_user: str | None = None
-    masters: NodeGroupSpec = NodeGroupSpec(count=1)
-    workers: NodeGroupSpec = NodeGroupSpec(count=2)
+    name: Annotated[str, AfterValidator(v.cluster_name)]
+    cloud: CloudText | None = None
+    image: CloudText = "ubuntu-24.04"
+    ssh_user: Annotated[str, AfterValidator(v.posix_user)] | None = None
+    groups: dict[GroupName, GroupSpec] = Field(min_length=1, max_length=20)
     network: NetworkSpec = NetworkSpec()
-    floating_ip_pool: str | None = "public"
+    floating_ip_pool: CloudText | None = "public"
     use_floating_ips: bool = True
-    security_groups: list[str] = Field(default_factory=list)
-    ssh_cidr: str = "0.0.0.0/0"
+    security_groups: list[CloudText] = Field(default_factory=list, max_length=20)
+    #: Who may reach SSH. None: the client's own address as the cloud sees it (narrowed on
+    #: first contact); 0.0.0.0/0 only when given, with a warning.
+    ssh_cidr: Cidr | None = None
     key: KeySpec = KeySpec()
-    availability_zone: str | None = None
+    availability_zone: CloudText | None = None
     server_group_policy: ServerGroupPolicy = ServerGroupPolicy.NONE
-    boot_volume_gb: int | None = Field(default=None, ge=1)
-    metadata: dict[str, str] = Field(default_factory=dict)
+    boot_volume_gb: int | None = Field(default=None, ge=1, le=65536)
+    metadata: dict[
+        Annotated[str, AfterValidator(v.metadata_key)],
+        Annotated[str, BeforeValidator(_scalar_text), AfterValidator(v.metadata_value)],
+    ] = Field(default_factory=dict, max_length=MAX_METADATA_ITEMS)
     #: Extra ingress rules (port, CIDR) the cluster's security group opens, e.g. for a UI.
-    open_ports: list[tuple[int, str]] = Field(default_factory=list)
-    timeout_seconds: int = Field(default=900, ge=10)
+    open_ports: list[tuple[Port, Cidr]] = Field(default_factory=list, max_length=50)
+    timeout_seconds: int = Field(default=900, ge=10, le=86400)
+    #: Accept a node's first SSH host key when its console log never shows one.
+    trust_first_host_key: bool = False
     spark: SparkSpec = SparkSpec()
 
-    @field_validator("name")
-    @classmethod
-    def _valid_name(cls, value: str) -> str:
-        if not CLUSTER_NAME.match(value):
-            raise ValueError(
-                "must start with a lowercase letter and hold only a-z, 0-9 and '-' (max 40)"
-            )
-        return value
-
-    @field_validator("metadata")
-    @classmethod
-    def _user_metadata(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
-            if key.startswith("sparkstack_"):
-                raise ValueError(f"'{key}': keys starting with sparkstack_ are sparkstack's own")
-        return value
-
-    @field_validator("ssh_cidr")
-    @classmethod
-    def _valid_ssh_cidr(cls, value: str) -> str:
-        ipaddress.ip_network(value, strict=False)
-        return value
+    _shorthands = model_validator(mode="before")(_expand_shorthands)
 
     @model_validator(mode="after")
     def _consistent(self) -> ClusterSpec:
@@ -151,14 +247,18 @@ class ClusterSpec(_Model):
                 f"key.keypair: 'sparkstack-{self.name}' is the name sparkstack gives the keypair "
                 "it makes for this cluster; leave keypair unset or rename yours"
             )
+        if sum(g.count for g in self.groups.values()) > MAX_NODES:
+            raise ValueError(f"groups: at most {MAX_NODES} nodes in one cluster")
+        if not self.count(Role.SPARK_MASTER):
+            raise ValueError("groups: a cluster needs at least one node with role spark-master")
         return self
 
-    @field_validator("masters")
-    @classmethod
-    def _at_least_one_master(cls, value: NodeGroupSpec) -> NodeGroupSpec:
-        if value.count < 1:
-            raise ValueError("a cluster needs at least one master")
-        return value
+    def count(self, role: Role) -> int:
+        """How many nodes host ``role``."""
+        return sum(g.count for g in self.groups.values() if role in g.roles)
+
+    def image_of(self, group: str) -> str:
+        return self.groups[group].image or self.image
 
     @property
     def login_user(self) -> str:
@@ -170,6 +270,9 @@ class ClusterSpec(_Model):
             if word in lowered:
                 return user
         return "ubuntu"
+
+
+# ---- loading and error lines ------------------------------------------------------------------
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -195,25 +298,121 @@ def _without_none(values: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def load_spec(file: Path | None = None, overrides: dict[str, Any] | None = None) -> ClusterSpec:
-    """Build a ClusterSpec from an optional YAML file, CLI ``overrides`` (nested dicts) on top."""
-    data: dict[str, Any] = {}
-    source = "command line"
-    if file is not None:
-        source = str(file)
-        try:
-            loaded = yaml.safe_load(file.read_text()) or {}
-        except OSError as exc:
-            raise SpecError(f"cannot read cluster file {file}: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise SpecError(f"{file}: not valid YAML: {exc}") from exc
-        if not isinstance(loaded, dict):
-            raise SpecError(f"{file}: the cluster file must be a mapping of settings")
-        data = loaded
-    data = _deep_merge(data, _without_none(overrides or {}))
+def _paths(data: Any, prefix: Location = ()) -> set[Location]:
+    """Every location in nested data (to tell flags' values from the file's)."""
+    found = {prefix}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            found |= _paths(value, (*prefix, key))
+    return found
+
+
+def _file_location(loc: Location, data: dict[str, Any]) -> Location:
+    """Map an error location inside an expanded shorthand back to where the file wrote it."""
+    if len(loc) >= 2 and loc[0] == "groups":
+        for key, (group, _role) in SHORTHANDS.items():
+            if loc[1] == group and key in data:
+                return (key, *loc[2:])
+    return loc
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds: itself, the values of a dict, or the model of an Optional."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    args = typing.get_args(annotation)
+    candidates = args[1:] if typing.get_origin(annotation) is dict else args
+    for arg in candidates:
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _field_names(loc: Location) -> list[str]:
+    """The settings valid where ``loc`` points (for 'did you mean' on unknown keys)."""
+    current: type[BaseModel] | None = ClusterSpec
+    parts = list(loc[:-1])
+    while parts and current is not None:
+        part = parts.pop(0)
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return []
+        current = _model_of(field.annotation)
+        if current is not None and typing.get_origin(field.annotation) is dict:
+            parts = parts[1:]  # skip the dict key (a group name)
+    if current is None:
+        return []
+    return list(current.model_fields) + (list(SHORTHANDS) if current is ClusterSpec else [])
+
+
+def _message(error: Any) -> str:
+    kind = error["type"]
+    loc = tuple(error["loc"])
+    if kind == "extra_forbidden":
+        valid = _field_names(loc)
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return f"unknown setting{hint} (valid here: {', '.join(valid)})" if valid else "unknown"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind not in ("missing",) and "input" in error and not isinstance(error["input"], dict):
+        return f"{v.shown(error['input'])}: {message}"
+    return message
+
+
+def spec_error(
+    exc: ValidationError, data: dict[str, Any], source: SpecFile | None, flags: set[Location]
+) -> SpecError:
+    """One line for the first problem: where, which field, the bad value, what is valid."""
+    errors = exc.errors()
+    first = errors[0]
+    loc = _file_location(tuple(p for p in first["loc"] if p != "[key]"), data)
+    field = ".".join(str(p) for p in loc) or "cluster"
+    where = source.where(loc) if source is not None and loc not in flags else "command line"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    prefix = f"{where}: {field}: " if loc else f"{where}: "
+    return SpecError(f"{prefix}{_message(first)}{more}")
+
+
+def load_spec(
+    file: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    *,
+    base: dict[str, Any] | None = None,
+) -> ClusterSpec:
+    """A ClusterSpec from an optional YAML file (else ``base``, e.g. a manifest's), with CLI
+    ``overrides`` (nested dicts; None means unset) on top. Local files named by the file or
+    the flags must exist; those only in ``base`` need not (they were checked at launch)."""
+    source = read_spec_file(file) if file is not None else None
+    data: dict[str, Any] = source.data if source else dict(base or {})
+    flags = _without_none(overrides or {})
+    merged = _deep_merge(data, flags)
+    flag_paths = _paths(flags) - {()}
     try:
-        return ClusterSpec.model_validate(data)
+        spec = ClusterSpec.model_validate(merged, context={"check_files": base is None})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "cluster"
-        raise SpecError(f"{source}: {where}: {first['msg']}") from exc
+        raise spec_error(exc, data, source, flag_paths) from None
+    if base is not None:
+        _check_flag_files(spec, flag_paths)
+    return spec
+
+
+#: Local files a spec names; a manifest's may be gone, the user's own must exist.
+FILE_FIELDS: tuple[Location, ...] = (
+    ("spark", "tarball"),
+    ("key", "public_key_file"),
+    ("key", "private_key_file"),
+)
+
+
+def _check_flag_files(spec: ClusterSpec, flag_paths: set[Location]) -> None:
+    for loc in FILE_FIELDS:
+        if loc not in flag_paths:
+            continue
+        value: Any = spec
+        for part in loc:
+            value = getattr(value, str(part))
+        try:
+            v.existing_file(value)
+        except ValueError as exc:
+            raise SpecError(f"command line: {'.'.join(map(str, loc))}: {exc}") from None
