@@ -1,7 +1,7 @@
 """Per-cluster SSH keys: an ed25519 key pair generated for each cluster and kept locally.
 
 The private key is the one thing about a cluster that cannot live in the cloud, so it sits in
-``paths.cluster_dir(cloud, cluster)`` with mode 0600. Nothing else about the cluster is local.
+``paths.cluster_dir(identity, cluster)`` with mode 0600.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from sparkstack.errors import UsageError
 PRIVATE_KEY_NAME = "id_ed25519"
 
 
-def cluster_key_path(cloud: str, cluster: str) -> Path:
+def cluster_key_path(identity: str, cluster: str) -> Path:
     """Where the generated private key of ``cluster`` lives (it may not exist yet)."""
-    return paths.cluster_dir(cloud, cluster) / PRIVATE_KEY_NAME
+    return paths.cluster_path(identity, cluster) / PRIVATE_KEY_NAME
 
 
-def ensure_cluster_key(cloud: str, cluster: str) -> str:
+def ensure_cluster_key(identity: str, cluster: str) -> str:
     """Return the cluster's OpenSSH public key line, generating the key pair on first use."""
-    private = cluster_key_path(cloud, cluster)
+    private = paths.cluster_dir(identity, cluster) / PRIVATE_KEY_NAME
     public = private.with_suffix(".pub")
     if private.exists() and public.exists():
         return public.read_text().strip()
@@ -53,8 +53,8 @@ def read_public_key(file: Path) -> str:
     """The first key line of a public key file, checked to be an OpenSSH public key."""
     try:
         text = file.expanduser().read_text().strip()
-    except OSError as exc:
-        raise UsageError(f"cannot read public key {file}: {exc.strerror}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read public key {file}: {exc}") from exc
     line = text.splitlines()[0] if text else ""
     try:
         serialization.load_ssh_public_key(line.encode())
@@ -65,6 +65,6 @@ def read_public_key(file: Path) -> str:
     return line
 
 
-def forget_cluster(cloud: str, cluster: str) -> None:
+def forget_cluster(identity: str, cluster: str) -> None:
     """Remove the cluster's local directory (key, known_hosts) once its servers are gone."""
-    shutil.rmtree(paths.data_dir() / "clusters" / cloud / cluster, ignore_errors=True)
+    shutil.rmtree(paths.cluster_path(identity, cluster), ignore_errors=True)

@@ -1,11 +1,14 @@
 """Read clusters back from the cloud alone: servers by tag, floating IPs by tag.
 
-Two list calls describe a cluster of any size; two more list every cluster of the project
-(security groups count too, so a cluster whose servers are all gone still shows up).
+Three list calls describe a cluster of any size, and three list every cluster of the project:
+servers, floating IPs and security groups (whose tags say which nodes a cluster is meant to have,
+so a cluster whose servers are all gone still shows up, with every node named as lost). What the
+cloud returns is data: addresses that are not IP addresses are dropped, unknown roles ignored.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -16,72 +19,103 @@ from sparkstack.cloud.waiting import fault_text, list_cluster_servers
 from sparkstack.cluster import Cluster, Node, Role
 
 
-def _fixed_ip(server: Any) -> str | None:
-    for addresses in (server.addresses or {}).values():
-        for address in addresses:
-            if address.get("OS-EXT-IPS:type", "fixed") == "fixed" and address.get("version") == 4:
-                return str(address["addr"])
-    return None
+def _ip(value: object) -> str | None:
+    try:
+        return str(ipaddress.ip_address(str(value)))
+    except ValueError:
+        return None
 
 
-def _nova_floating_ip(server: Any) -> str | None:
+def _addresses(server: Any, kind: str, version: int | None = None) -> list[str]:
+    found = []
     for addresses in (server.addresses or {}).values():
         for address in addresses:
-            if address.get("OS-EXT-IPS:type") == "floating":
-                return str(address["addr"])
-    return None
+            if address.get("OS-EXT-IPS:type", "fixed") != kind:
+                continue
+            if version is not None and address.get("version") != version:
+                continue
+            ip = _ip(address.get("addr"))
+            if ip:
+                found.append(ip)
+    return found
 
 
 def _created(server: Any) -> datetime | None:
-    stamp = server.created_at
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
+    try:
+        return datetime.fromisoformat(str(server.created_at).replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
-def _role(server: Any) -> Role:
-    value = (server.metadata or {}).get(naming.META_ROLE)
-    if value in (Role.MASTER.value, Role.WORKER.value):
-        return Role(value)
-    return Role.MASTER if naming.role_tag(Role.MASTER) in (server.tags or []) else Role.WORKER
+def _roles(metadata: dict[str, str]) -> frozenset[Role]:
+    known = {r.value for r in Role}
+    return frozenset(Role(r) for r in metadata.get(naming.META_ROLES, "").split(",") if r in known)
+
+
+def _index(metadata: dict[str, str]) -> int:
+    value = metadata.get(naming.META_INDEX, "")
+    return int(value) if value.isdigit() else 0
 
 
 def node_from_server(server: Any, floating: dict[str, str]) -> Node:
     """A Node from a server listed with details, ``floating`` mapping fixed -> floating IP."""
     flavor = server.flavor or {}
-    fixed = _fixed_ip(server)
+    metadata = dict(server.metadata or {})
+    fixed = next(iter(_addresses(server, "fixed", 4)), None)
+    nova_floating = next(iter(_addresses(server, "floating")), None)
     return Node(
-        name=server.name,
-        role=_role(server),
-        index=naming.index_from_name(server.name) or 0,
-        server_id=server.id,
-        status=server.status,
+        name=str(server.name),
+        group=metadata.get(naming.META_GROUP, ""),
+        roles=_roles(metadata),
+        index=_index(metadata),
+        server_id=str(server.id),
+        status=str(server.status),
         flavor=str(flavor.get("original_name") or flavor.get("name") or flavor.get("id") or ""),
         vcpus=int(flavor.get("vcpus") or 0),
         ram_mb=int(flavor.get("ram") or 0),
         fixed_ip=fixed,
-        floating_ip=floating.get(fixed or "") or _nova_floating_ip(server),
-        created=_created(server),
+        floating_ip=floating.get(fixed or "") or nova_floating,
+        created=_created(server) if server.created_at else None,
         fault=fault_text(server) if server.status == "ERROR" else None,
     )
 
 
-def build_cluster(cloud: Cloud, name: str, servers: list[Any], ips: list[Any]) -> Cluster:
-    """Assemble a Cluster from its servers and its floating IPs (both as listed)."""
+def _sort_key(node: Node) -> tuple[int, str, int, str]:
+    """Nodes of the first roles (masters) first, then by group and index."""
+    order = list(Role)
+    rank = min((order.index(r) for r in node.roles), default=len(order))
+    return (rank, node.group, node.index, node.name)
+
+
+def build_cluster(
+    cloud: Cloud, name: str, servers: list[Any], ips: list[Any], group_tags: list[str]
+) -> Cluster:
+    """Assemble a Cluster from its servers, its floating IPs and its security group's tags
+    (which hold the launch state and the nodes it is meant to have)."""
     floating = {
-        str(ip.fixed_ip_address): str(ip.floating_ip_address) for ip in ips if ip.fixed_ip_address
+        fixed: ip
+        for entry in ips
+        if (fixed := _ip(entry.fixed_ip_address)) and (ip := _ip(entry.floating_ip_address))
     }
-    nodes = sorted(
-        (node_from_server(s, floating) for s in servers),
-        key=lambda n: (n.role is not Role.MASTER, n.index, n.name),
-    )
-    metadata = dict(servers[0].metadata or {}) if servers else {}
-    metadata.pop(naming.META_ROLE, None)
+    nodes = sorted((node_from_server(s, floating) for s in servers), key=_sort_key)
+    metadata: dict[str, str] = {}
+    for server in servers:  # the cluster-wide keys are the same on every server
+        metadata.update(
+            {
+                k: str(v)
+                for k, v in (server.metadata or {}).items()
+                if k not in (naming.META_GROUP, naming.META_INDEX, naming.META_ROLES)
+            }
+        )
+    state = naming.state_from_tags(group_tags)
     return Cluster(
         name=name,
         cloud=cloud.name,
+        identity=cloud.identity,
         ssh_user=metadata.get(naming.META_SSH_USER, "ubuntu"),
         nodes=tuple(nodes),
-        expected_masters=int(metadata.get(naming.META_MASTERS, 0) or 0),
-        expected_workers=int(metadata.get(naming.META_WORKERS, 0) or 0),
+        expected={g: m.indexes for g, m in naming.members_from_tags(group_tags).items()},
+        launch_state=state.value if state else None,
         metadata=metadata,
     )
 
@@ -92,10 +126,10 @@ def read_cluster(cloud: Cloud, name: str) -> Cluster | None:
     with translate_errors(f"reading cluster {name}"):
         servers = list_cluster_servers(cloud, name)
         ips = list(cloud.conn.network.ips(tags=tag))
-        groups = [] if servers else list(cloud.conn.network.security_groups(tags=tag))
+        groups = list(cloud.conn.network.security_groups(tags=tag))
     if not servers and not ips and not groups:
         return None
-    return build_cluster(cloud, name, servers, ips)
+    return build_cluster(cloud, name, servers, ips, list(groups[0].tags or []) if groups else [])
 
 
 def read_all(cloud: Cloud) -> list[Cluster]:
@@ -109,8 +143,11 @@ def read_all(cloud: Cloud) -> list[Cluster]:
         name = naming.cluster_from_tags(server.tags or [])
         if name:
             by_cluster[name].append(server)
-    names = set(by_cluster) | {n for g in groups if (n := naming.cluster_from_tags(g.tags or []))}
+    tags_of = {n: list(g.tags) for g in groups if (n := naming.cluster_from_tags(g.tags or []))}
     ips_of: dict[str, list[Any]] = defaultdict(list)
     for ip in ips:
         ips_of[naming.cluster_from_tags(ip.tags or []) or ""].append(ip)
-    return [build_cluster(cloud, n, by_cluster.get(n, []), ips_of[n]) for n in sorted(names)]
+    return [
+        build_cluster(cloud, n, by_cluster.get(n, []), ips_of[n], tags_of.get(n, []))
+        for n in sorted(set(by_cluster) | set(tags_of))
+    ]

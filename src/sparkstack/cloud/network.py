@@ -1,11 +1,12 @@
-"""The cluster's own network (only when asked) and the masters' floating IPs."""
+"""The cluster's own network (only when asked) and the floating IPs of its client-facing nodes."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import functools
 from typing import Any
 
 from sparkstack.cloud import naming
+from sparkstack.cloud.concurrency import concurrently
 from sparkstack.cloud.connection import Cloud, translate_errors
 from sparkstack.cloud.tagging import create_tagged
 from sparkstack.errors import CloudError
@@ -40,25 +41,24 @@ def create_cluster_network(
 
 def _attach_one(cloud: Cloud, cluster: str, pool_id: str, server_id: str) -> Any:
     net = cloud.conn.network
-    with translate_errors("attaching a floating IP"):
-        ports = list(net.ports(device_id=server_id))
-        if not ports:
-            raise CloudError(f"server {server_id} has no port to attach a floating IP to")
-        ip = create_tagged(
-            net.create_ip,
-            net,
-            naming.resource_tags(cluster),
-            floating_network_id=pool_id,
-            port_id=ports[0].id,
-        )
-    return ip
+    ports = list(net.ports(device_id=server_id))
+    if not ports:
+        raise CloudError(f"server {server_id} has no port to attach a floating IP to")
+    return create_tagged(
+        net.create_ip,
+        net,
+        naming.resource_tags(cluster),
+        floating_network_id=pool_id,
+        port_id=ports[0].id,
+    )
 
 
 def attach_floating_ips(
     cloud: Cloud, cluster: str, pool_id: str, server_ids: list[str]
 ) -> list[Any]:
     """A tagged floating IP on each server's port, all at once; return the floating IPs."""
-    if not server_ids:
-        return []
-    with ThreadPoolExecutor(max_workers=min(8, len(server_ids))) as pool:
-        return list(pool.map(lambda sid: _attach_one(cloud, cluster, pool_id, sid), server_ids))
+    made = concurrently(
+        {sid: functools.partial(_attach_one, cloud, cluster, pool_id, sid) for sid in server_ids},
+        "attaching a floating IP to server",
+    )
+    return list(made.values())

@@ -1,4 +1,4 @@
-"""Checks before anything is created: credentials, names, quota headroom.
+"""Checks before anything is created: credentials, names, images, flavors, quota headroom.
 
 Every lookup runs concurrently (one list call each), every problem becomes one line that names
 the resource, what is needed and what is left, and all problems are reported together.
@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from sparkstack.cloud import naming
-from sparkstack.cloud.connection import Cloud, translate_errors
-from sparkstack.errors import PreflightError, QuotaError, SparkstackError
+from sparkstack.cloud.concurrency import concurrently
+from sparkstack.cloud.connection import Cloud
+from sparkstack.cloud.layout import GroupRequest, total
+from sparkstack.errors import PreflightError, QuotaPreflightError
 from sparkstack.spec import ClusterSpec, ServerGroupPolicy
 
 
@@ -24,16 +25,16 @@ class Flavor:
     name: str
     vcpus: int
     ram_mb: int
+    disk_gb: int = 0
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What preflight resolved: ids for every name in the spec."""
+    """What preflight resolved: ids for every name in the spec, per node group."""
 
     project_id: str
-    image_id: str
-    master_flavor: Flavor
-    worker_flavor: Flavor
+    images: dict[str, str]  # group -> image id
+    flavors: dict[str, Flavor]  # group -> flavor
     network_id: str | None  # None: the cluster gets its own network
     external_network_id: str | None  # floating-IP pool, and the created router's gateway
     security_group_ids: tuple[str, ...]
@@ -88,18 +89,26 @@ def resolve(kind: str, wanted: str, items: list[Any]) -> tuple[Any | None, str |
 
 
 def quota_needs(
-    spec: ClusterSpec, master: Flavor, worker: Flavor, creates_network: bool
+    spec: ClusterSpec,
+    groups: list[GroupRequest],
+    flavors: dict[str, Flavor],
+    rules: int,
+    creates_network: bool,
 ) -> dict[str, int]:
-    """What a launch of ``spec`` consumes, per quota resource."""
-    servers = spec.masters.count + spec.workers.count
+    """What a launch of ``groups`` consumes, per quota resource."""
+    servers = total(groups)
+    floating = sum(g.count for g in groups if g.floating_ip) if spec.use_floating_ips else 0
+    in_server_group = spec.server_group_policy is not ServerGroupPolicy.NONE
     return {
         "instances": servers,
-        "cores": spec.masters.count * master.vcpus + spec.workers.count * worker.vcpus,
-        "ram_mb": spec.masters.count * master.ram_mb + spec.workers.count * worker.ram_mb,
-        "server_groups": int(spec.server_group_policy is not ServerGroupPolicy.NONE),
-        "floating_ips": spec.masters.count if spec.use_floating_ips else 0,
+        "cores": sum(g.count * flavors[g.group].vcpus for g in groups),
+        "ram_mb": sum(g.count * flavors[g.group].ram_mb for g in groups),
+        "server_groups": int(in_server_group),
+        "server_group_members": servers if in_server_group else 0,
+        "floating_ips": floating,
         "ports": servers + (1 if creates_network else 0),
         "security_groups": 1,
+        "security_group_rules": rules,
         "networks": int(creates_network),
         "subnets": int(creates_network),
         "routers": int(creates_network),
@@ -113,6 +122,8 @@ def _compute_usage(cloud: Cloud) -> dict[str, tuple[int, int]]:
         "cores": (absolute.total_cores, absolute.total_cores_used),
         "ram_mb": (absolute.total_ram, absolute.total_ram_used),
         "server_groups": (absolute.server_groups, absolute.server_groups_used),
+        # members of the new group: none yet
+        "server_group_members": (absolute.server_group_members, 0),
     }
 
 
@@ -122,6 +133,7 @@ def _network_usage(cloud: Cloud, project_id: str) -> dict[str, tuple[int, int]]:
         "floating_ips": quota.floating_ips,
         "ports": quota.ports,
         "security_groups": quota.security_groups,
+        "security_group_rules": quota.security_group_rules,
         "networks": quota.networks,
         "subnets": quota.subnets,
         "routers": quota.routers,
@@ -133,29 +145,28 @@ def _network_usage(cloud: Cloud, project_id: str) -> dict[str, tuple[int, int]]:
     }
 
 
-def _existing_cluster(cloud: Cloud, cluster: str) -> bool:
+def existing_resources(cloud: Cloud, cluster: str) -> list[str]:
+    """What of ``cluster`` exists already (servers, security group, keypair, server group)."""
     tag = naming.cluster_tag(cluster)
-    servers = cloud.conn.compute.servers(details=False, tags=tag, limit=1)
-    groups = cloud.conn.network.security_groups(tags=tag)
-    return any(True for _ in servers) or any(True for _ in groups)
-
-
-def _parallel(calls: dict[str, Callable[[], Any]]) -> dict[str, Any]:
-    """Run independent lookups at once; the first error (already translated) propagates."""
-
-    def run(item: tuple[str, Callable[[], Any]]) -> tuple[str, Any]:
-        name, call = item
-        with translate_errors(f"preflight: {name}"):
-            return name, call()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return dict(pool.map(run, calls.items()))
+    owned = naming.owned_name(cluster)
+    conn = cloud.conn
+    found = concurrently(
+        {
+            "servers": lambda: any(True for _ in conn.compute.servers(tags=tag, limit=1)),
+            "security group": lambda: any(True for _ in conn.network.security_groups(tags=tag)),
+            "floating IPs": lambda: any(True for _ in conn.network.ips(tags=tag)),
+            "keypair": lambda: conn.compute.find_keypair(owned, ignore_missing=True) is not None,
+            "server group": lambda: any(g.name == owned for g in conn.compute.server_groups()),
+        },
+        "preflight: existing cluster",
+    )
+    return [kind for kind, present in found.items() if present]
 
 
 def _lookups(cloud: Cloud, spec: ClusterSpec, project_id: str) -> dict[str, Any]:
     conn = cloud.conn
     calls: dict[str, Callable[[], Any]] = {
-        "existing cluster": lambda: _existing_cluster(cloud, spec.name),
+        "existing cluster": lambda: existing_resources(cloud, spec.name),
         "images": lambda: list(conn.image.images()),
         "flavors": lambda: list(conn.compute.flavors(details=True)),
         "networks": lambda: list(conn.network.networks()),
@@ -172,7 +183,7 @@ def _lookups(cloud: Cloud, spec: ClusterSpec, project_id: str) -> dict[str, Any]
         ]
     if spec.boot_volume_gb:
         calls["block storage"] = lambda: conn.has_service("block-storage")
-    return _parallel(calls)
+    return concurrently(calls, "preflight")
 
 
 def _pick_network(
@@ -185,7 +196,7 @@ def _pick_network(
         found, problem = resolve("network", spec.network.name, tenant)
         if problem:
             problems.append(problem)
-        return found.id if found else None
+        return str(found.id) if found else None
     own = [n for n in tenant if n.project_id == project_id] or tenant
     if len(own) == 1:
         return str(own[0].id)
@@ -207,49 +218,63 @@ def _pick_external(spec: ClusterSpec, networks: list[Any], problems: list[str]) 
         )
         if problem:
             problems.append(problem)
-        return found.id if found else None
+        return str(found.id) if found else None
     if len(external) == 1:
         return str(external[0].id)
     problems.append("external network: name one with --floating-ip-pool NAME")
     return None
 
 
-def _check_quotas(
-    needs: dict[str, int], usage: dict[str, tuple[int, int]], problems: list[str]
-) -> list[str]:
-    quota_problems = []
-    for resource, need in needs.items():
-        if resource in usage:
-            limit, used = usage[resource]
-            line = Need(resource, need, limit, used).problem()
-            if line:
-                quota_problems.append(line)
-    problems.extend(quota_problems)
-    return quota_problems
+def _resolve_groups(
+    spec: ClusterSpec, groups: list[GroupRequest], found: dict[str, Any], problems: list[str]
+) -> tuple[dict[str, str], dict[str, Flavor]]:
+    """Image and flavor of every group; a problem line per name not found or too small."""
+    images: dict[str, str] = {}
+    flavors: dict[str, Flavor] = {}
+    usable_images = [i for i in found["images"] if i.status == "active"]
+    for group in groups:
+        image, problem = resolve("image", group.image, usable_images)
+        flavor, flavor_problem = resolve(
+            f"flavor of group {group.group}", group.flavor, found["flavors"]
+        )
+        for line in (problem, flavor_problem):
+            if line and line not in problems:
+                problems.append(line)
+        if image is None or flavor is None:
+            continue
+        images[group.group] = str(image.id)
+        flavors[group.group] = Flavor(flavor.id, flavor.name, flavor.vcpus, flavor.ram, flavor.disk)
+        disk = spec.boot_volume_gb or flavor.disk
+        if image.min_disk and disk and disk < image.min_disk:
+            problems.append(
+                f"group {group.group}: image '{image.name}' needs {image.min_disk} GB of disk, "
+                f"flavor '{flavor.name}' has {disk}; pick a larger flavor or --boot-volume-gb"
+            )
+        if image.min_ram and flavor.ram < image.min_ram:
+            problems.append(
+                f"group {group.group}: image '{image.name}' needs {image.min_ram} MB of RAM, "
+                f"flavor '{flavor.name}' has {flavor.ram}"
+            )
+    return images, flavors
 
 
-def run_preflight(cloud: Cloud, spec: ClusterSpec) -> Plan:
-    """Check everything the launch needs; raise one error listing every problem."""
-    with translate_errors("authenticating"):
-        cloud.conn.authorize()
-        project_id = str(cloud.conn.current_project_id)
+def run_preflight(cloud: Cloud, spec: ClusterSpec, groups: list[GroupRequest], rules: int) -> Plan:
+    """Check everything the launch of ``groups`` needs; raise one error listing every problem.
+
+    ``rules`` is how many security-group rules the cluster's group will hold (for the quota).
+    """
+    project_id = cloud.project_id
     found = _lookups(cloud, spec, project_id)
-    problems: list[str] = []
     if found["existing cluster"]:
         raise PreflightError(
-            f"cluster '{spec.name}' already exists on cloud '{cloud.name}'; "
-            f"describe it, or run `sparkstack destroy {spec.name}` first"
+            [
+                f"cluster '{spec.name}' already exists on cloud '{cloud.name}' "
+                f"({', '.join(found['existing cluster'])}); describe it, or run "
+                f"`sparkstack destroy {spec.name}` first"
+            ]
         )
-    image, problem = resolve("image", spec.image, found["images"])
-    if problem:
-        problems.append(problem)
-    flavors = {}
-    for role, group in (("master", spec.masters), ("worker", spec.workers)):
-        flavor, problem = resolve(f"{role} flavor", group.flavor, found["flavors"])
-        if problem and (role == "master" or group.count > 0):
-            problems.append(problem)
-        if flavor:
-            flavors[role] = Flavor(flavor.id, flavor.name, flavor.vcpus, flavor.ram)
+    problems: list[str] = []
+    images, flavors = _resolve_groups(spec, groups, found, problems)
     network_id = _pick_network(spec, found["networks"], project_id, problems)
     external_id = _pick_external(spec, found["networks"], problems)
     keypair = None
@@ -272,21 +297,20 @@ def run_preflight(cloud: Cloud, spec: ClusterSpec) -> Plan:
             "boot volume: this cloud has no block-storage service; drop --boot-volume-gb"
         )
     quota_problems: list[str] = []
-    if "master" in flavors and "worker" in flavors:
-        needs = quota_needs(spec, flavors["master"], flavors["worker"], spec.network.create)
+    if len(flavors) == len(groups):
+        needs = quota_needs(spec, groups, flavors, rules, spec.network.create)
         usage = {**found["compute quota"], **found["network quota"]}
-        quota_problems = _check_quotas(needs, usage, problems)
+        for resource, need in needs.items():
+            if resource in usage:
+                line = Need(resource, need, *usage[resource]).problem()
+                quota_problems.extend([line] if line else [])
+    problems.extend(quota_problems)
     if problems:
-        error_class: type[SparkstackError] = (
-            QuotaError if problems == quota_problems else PreflightError
-        )
-        raise error_class("; ".join(problems) if len(problems) > 1 else problems[0])
-    assert image is not None
+        raise (QuotaPreflightError if problems == quota_problems else PreflightError)(problems)
     return Plan(
         project_id=project_id,
-        image_id=image.id,
-        master_flavor=flavors["master"],
-        worker_flavor=flavors["worker"],
+        images=images,
+        flavors=flavors,
         network_id=network_id,
         external_network_id=external_id,
         security_group_ids=tuple(group_ids),

@@ -1,36 +1,31 @@
 """Keypair, server group and the servers themselves.
 
-All servers of one role go in a single nova multi-create request (``min_count = max_count``),
-and both roles are requested at once: nova schedules each request in one pass, which is what
-makes a 20-node cluster as fast to boot as the cloud allows. Nova names the servers
-``<base>-1 .. <base>-N``; a lone server is given the ``-1`` name directly.
+Every server is created by its own request, with its name and index given explicitly
+(``<cluster>-<group>-<index>``, the index also in its metadata): names never depend on nova's
+multi-create naming template, and a later batch continues the numbering. The requests go out
+concurrently; a quota or scheduling failure at server k stops the rest, and the caller's
+rollback removes what was made.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from openstack import exceptions as os_exc
-
 from sparkstack.cloud import naming
+from sparkstack.cloud.concurrency import concurrently
 from sparkstack.cloud.connection import Cloud, translate_errors
-from sparkstack.cloud.preflight import Flavor
-from sparkstack.cluster import Role
+from sparkstack.cloud.layout import GroupRequest
+from sparkstack.cloud.preflight import Plan
 from sparkstack.spec import ServerGroupPolicy
 
 
 def create_keypair(cloud: Cloud, cluster: str, public_key: str) -> str:
-    """Import ``public_key`` as the cluster's keypair (its reserved name is replaced if left)."""
+    """Import ``public_key`` as the cluster's keypair under its reserved name."""
     name = naming.owned_name(cluster)
-    compute = cloud.conn.compute
     with translate_errors("importing the keypair"):
-        try:
-            compute.create_keypair(name=name, public_key=public_key)
-        except os_exc.ConflictException:
-            compute.delete_keypair(name, ignore_missing=True)
-            compute.create_keypair(name=name, public_key=public_key)
+        cloud.conn.compute.create_keypair(name=name, public_key=public_key)
     return name
 
 
@@ -46,20 +41,10 @@ def create_server_group(cloud: Cloud, cluster: str, policy: ServerGroupPolicy) -
 
 
 @dataclass(frozen=True)
-class RoleRequest:
-    """One multi-create request: ``count`` servers of one role on one flavor."""
-
-    role: Role
-    count: int
-    flavor: Flavor
-
-
-@dataclass(frozen=True)
 class BootOptions:
     """Everything the servers of a cluster share."""
 
     cluster: str
-    image_id: str
     network_id: str
     security_group_ids: tuple[str, ...]
     key_name: str
@@ -69,25 +54,28 @@ class BootOptions:
     boot_volume_gb: int | None = None
 
 
-def server_request(options: BootOptions, request: RoleRequest) -> dict[str, Any]:
-    """The attributes of one create_server call for ``request``."""
-    base = naming.server_base_name(options.cluster, request.role)
+def server_request(
+    options: BootOptions, group: GroupRequest, plan: Plan, index: int
+) -> dict[str, Any]:
+    """The attributes of the create_server call for node ``index`` of ``group``."""
+    image_id = plan.images[group.group]
     attrs: dict[str, Any] = {
-        "name": base if request.count > 1 else f"{base}-1",
-        "flavor_id": request.flavor.id,
+        "name": naming.server_name(options.cluster, group.group, index),
+        "flavor_id": plan.flavors[group.group].id,
         "networks": [{"uuid": options.network_id}],
         "security_groups": [{"name": sg} for sg in options.security_group_ids],
         "key_name": options.key_name,
-        "metadata": {**options.metadata, naming.META_ROLE: request.role.value},
-        "tags": naming.server_tags(options.cluster, request.role),
-        "min_count": request.count,
-        "max_count": request.count,
+        "metadata": {
+            **options.metadata,
+            **naming.node_metadata(group.group, index, list(group.roles)),
+        },
+        "tags": naming.resource_tags(options.cluster),
     }
     if options.boot_volume_gb:
         attrs["block_device_mapping"] = [
             {
                 "boot_index": 0,
-                "uuid": options.image_id,
+                "uuid": image_id,
                 "source_type": "image",
                 "destination_type": "volume",
                 "volume_size": options.boot_volume_gb,
@@ -95,7 +83,7 @@ def server_request(options: BootOptions, request: RoleRequest) -> dict[str, Any]
             }
         ]
     else:
-        attrs["image_id"] = options.image_id
+        attrs["image_id"] = image_id
     if options.availability_zone:
         attrs["availability_zone"] = options.availability_zone
     if options.server_group_id:
@@ -103,13 +91,28 @@ def server_request(options: BootOptions, request: RoleRequest) -> dict[str, Any]
     return attrs
 
 
-def create_servers(cloud: Cloud, options: BootOptions, requests: list[RoleRequest]) -> None:
-    """Send every role's multi-create request at once; waiting is separate (waiting.py)."""
-    wanted = [r for r in requests if r.count > 0]
+def create_servers(
+    cloud: Cloud, options: BootOptions, groups: list[GroupRequest], plan: Plan
+) -> None:
+    """Send one create request per server, all at once; waiting is separate (waiting.py)."""
 
-    def create(request: RoleRequest) -> None:
-        with translate_errors(f"creating {request.count} {request.role.value} server(s)"):
-            cloud.conn.compute.create_server(**server_request(options, request))
+    def create(group: GroupRequest, index: int) -> None:
+        cloud.conn.compute.create_server(**server_request(options, group, plan, index))
 
-    with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
-        list(pool.map(create, wanted))
+    calls = {
+        naming.server_name(options.cluster, g.group, i): functools.partial(create, g, i)
+        for g in groups
+        for i in g.indexes
+    }
+    concurrently(calls, "creating server")
+
+
+def set_metadata(cloud: Cloud, server_ids: list[str], items: dict[str, str]) -> None:
+    """Add ``items`` to the metadata of each server (e.g. the manifest's digest)."""
+
+    def record(server_id: str) -> None:
+        cloud.conn.compute.set_server_metadata(server_id, **items)
+
+    concurrently(
+        {sid: functools.partial(record, sid) for sid in server_ids}, "recording server metadata"
+    )

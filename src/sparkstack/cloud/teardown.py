@@ -1,42 +1,38 @@
 """Remove a cluster's resources in dependency order; idempotent; rollback reuses it.
 
 Only resources carrying the cluster's tag (or, for keypair and server group which cannot be
-tagged, sparkstack's reserved name for the cluster) are touched, so an existing network, the
-user's keypair and their other groups and servers are never affected.
+tagged, sparkstack's reserved name for the cluster) are touched, plus ports left behind on the
+cluster's own security group, so an existing network, the user's keypair and their other
+groups and servers are never affected.
+
+What does not depend on anything goes at once (floating IPs, servers, keypair, server group);
+then, once the servers are gone, the ports they left, routers, networks and the security group.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from typing import Any
 
 from openstack import exceptions as os_exc
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from sparkstack.cloud import naming
+from sparkstack.cloud.concurrency import concurrently, for_each
 from sparkstack.cloud.connection import Cloud, translate_errors
 from sparkstack.cloud.waiting import list_cluster_servers, wait_for_gone
 
-#: The kinds removed, in order; the counts returned by :func:`teardown` use these keys.
+#: The kinds removed; the counts returned by :func:`teardown` use these keys, in this order.
 KINDS = (
     "floating_ips",
     "servers",
+    "ports",
     "routers",
     "networks",
     "security_groups",
     "server_groups",
     "keypairs",
 )
-
-
-def _each(items: Iterable[Any], action: Callable[[Any], object]) -> int:
-    """Apply ``action`` to every item concurrently; return how many there were."""
-    todo = list(items)
-    if todo:
-        with ThreadPoolExecutor(max_workers=min(8, len(todo))) as pool:
-            list(pool.map(action, todo))
-    return len(todo)
 
 
 def _remove_router(cloud: Cloud, router: Any) -> None:
@@ -57,6 +53,23 @@ def _delete_when_unused(delete: Callable[..., object], resource: Any) -> None:
     delete(resource, ignore_missing=True)
 
 
+def _left_ports(cloud: Cloud, group_ids: set[str]) -> list[Any]:
+    """Ports on the cluster's security group that no existing server holds (a server of the
+    user's own that uses the group keeps its port)."""
+    if not group_ids:
+        return []
+    candidates = [
+        p
+        for p in cloud.conn.network.ports()
+        if group_ids & set(p.security_group_ids or [])
+        and not str(p.device_owner or "").startswith("network:")
+    ]
+    if not candidates:
+        return []
+    live = {s.id for s in cloud.conn.compute.servers(details=False)}
+    return [p for p in candidates if not p.device_id or p.device_id not in live]
+
+
 def teardown(
     cloud: Cloud,
     cluster: str,
@@ -67,46 +80,64 @@ def teardown(
     conn, net = cloud.conn, cloud.conn.network
     tag = naming.cluster_tag(cluster)
     owned = naming.owned_name(cluster)
+    action = f"removing cluster {cluster}"
     removed: dict[str, int] = {}
-
-    def step(kind: str, run: Callable[[], int]) -> None:
-        with translate_errors(f"removing {kind.replace('_', ' ')} of cluster {cluster}"):
-            removed[kind] = run()
-        on_step(kind, removed[kind])
-
-    def servers() -> int:
-        count = _each(
-            list_cluster_servers(cloud, cluster),
-            lambda s: conn.compute.delete_server(s, ignore_missing=True),
-        )
-        if count:
-            wait_for_gone(cloud, cluster, timeout)
-        return count
 
     def keypairs() -> int:
         found = conn.compute.find_keypair(owned, ignore_missing=True)
-        return _each([found] if found else [], conn.compute.delete_keypair)
+        return for_each([found] if found else [], conn.compute.delete_keypair, action)
 
-    step("floating_ips", lambda: _each(net.ips(tags=tag), net.delete_ip))
-    step("servers", servers)
-    step("routers", lambda: _each(net.routers(tags=tag), lambda r: _remove_router(cloud, r)))
-    step(
-        "networks",
-        lambda: _each(net.networks(tags=tag), lambda n: _delete_when_unused(net.delete_network, n)),
-    )
-    step(
-        "security_groups",
-        lambda: _each(
-            net.security_groups(tags=tag),
-            lambda g: _delete_when_unused(net.delete_security_group, g),
-        ),
-    )
-    step(
-        "server_groups",
-        lambda: _each(
-            (g for g in conn.compute.server_groups() if g.name == owned),
-            conn.compute.delete_server_group,
-        ),
-    )
-    step("keypairs", keypairs)
-    return removed
+    def server_groups() -> int:
+        mine = [g for g in conn.compute.server_groups() if g.name == owned]
+        return for_each(mine, conn.compute.delete_server_group, action)
+
+    def servers() -> int:
+        found = list_cluster_servers(cloud, cluster)
+        for_each(found, lambda s: conn.compute.delete_server(s, ignore_missing=True), action)
+        return len(found)
+
+    def independent() -> dict[str, int]:
+        return concurrently(
+            {
+                "floating_ips": lambda: for_each(net.ips(tags=tag), net.delete_ip, action),
+                "servers": servers,
+                "server_groups": server_groups,
+                "keypairs": keypairs,
+            },
+            action,
+        )
+
+    with translate_errors(action):
+        first = independent()
+        for kind in ("floating_ips", "servers"):
+            on_step(kind, first[kind])
+        if first["servers"]:
+            wait_for_gone(cloud, cluster, timeout)
+        groups = list(net.security_groups(tags=tag))
+        removed["ports"] = for_each(
+            _left_ports(cloud, {g.id for g in groups}),
+            lambda p: net.delete_port(p, ignore_missing=True),
+            action,
+        )
+        on_step("ports", removed["ports"])
+        removed["routers"] = for_each(
+            net.routers(tags=tag), lambda r: _remove_router(cloud, r), action
+        )
+        on_step("routers", removed["routers"])
+        last = concurrently(
+            {
+                "networks": lambda: for_each(
+                    net.networks(tags=tag),
+                    lambda n: _delete_when_unused(net.delete_network, n),
+                    action,
+                ),
+                "security_groups": lambda: for_each(
+                    groups, lambda g: _delete_when_unused(net.delete_security_group, g), action
+                ),
+            },
+            action,
+        )
+        for kind in ("networks", "security_groups", "server_groups", "keypairs"):
+            on_step(kind, {**first, **last}[kind])
+    counts = {**first, **removed, **last}
+    return {kind: counts[kind] for kind in KINDS}

@@ -53,16 +53,18 @@ def fault_text(server: Any) -> str:
 def wait_for_active(
     cloud: Cloud,
     cluster: str,
-    expected: int,
+    names: set[str],
     timeout: float,
     on_progress: Callable[[int, list[Any]], None],
 ) -> list[Any]:
-    """Poll until ``expected`` servers are ACTIVE; raise on the first ERROR or at ``timeout``."""
+    """Poll until the servers ``names`` of the cluster are ACTIVE; return them.
+
+    Raises on the first of them in ERROR, or at ``timeout`` naming those still waiting.
+    """
     deadline = time.monotonic() + timeout
-    servers: list[Any] = []
     while True:
         with translate_errors("waiting for the servers"):
-            servers = list_cluster_servers(cloud, cluster)
+            servers = [s for s in list_cluster_servers(cloud, cluster) if s.name in names]
         failed = [s for s in servers if s.status == "ERROR"]
         if failed:
             first = min(failed, key=lambda s: s.name)
@@ -72,17 +74,17 @@ def wait_for_active(
             )
         active = sum(1 for s in servers if s.status == "ACTIVE")
         on_progress(active, servers)
-        if active >= expected:
+        if active >= len(names):
             return servers
         if time.monotonic() >= deadline:
             waiting = sorted(f"{s.name} ({s.status})" for s in servers if s.status != "ACTIVE")
-            missing = expected - len(servers)
+            missing = len(names) - len(servers)
             detail = ", ".join(waiting[:5]) + (
                 f" and {missing} never listed" if missing > 0 else ""
             )
             raise CloudTimeoutError(
-                f"{active} of {expected} servers ACTIVE after {timeout:.0f}s; still waiting for "
-                f"{detail}; raise --timeout or check the cloud's compute service"
+                f"{active} of {len(names)} servers ACTIVE after {timeout:.0f}s; still waiting "
+                f"for {detail}; raise --timeout or check the cloud's compute service"
             )
         time.sleep(POLL_SECONDS)
 
