@@ -26,7 +26,7 @@ from pathlib import Path
 
 from sparkstack import paths
 from sparkstack.errors import DevcloudError
-from sparkstack.services.download import sha512_file
+from sparkstack.services.artifacts import sha512_file
 
 #: The newest pyspark on PyPI when this was written; the product's default Spark version too.
 DEFAULT_VERSION = "4.3.0"

@@ -19,7 +19,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from sparkstack.errors import NodeError
+from sparkstack.errors import HostKeyError, NodeError
 from sparkstack.nodes.hostkeys import HostKeyStore
 
 #: Failures worth another try while a server boots: refused/unreachable (directly or through the
@@ -123,7 +123,7 @@ async def connect(
                 return conn
     except asyncssh.HostKeyNotVerifiable as exc:
         why = access.host_keys.refusals.get(target.host, str(exc))
-        raise NodeError(f"{target.describe()}: refused: {why}") from exc
+        raise HostKeyError(f"{target.describe()}: refused: {why}") from exc
     except (*_TRANSIENT, asyncssh.Error) as exc:
         waited = time.monotonic() - started
         cause = _cause(exc)

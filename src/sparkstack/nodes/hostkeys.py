@@ -27,16 +27,25 @@ def _parse(lines: Iterable[str]) -> list[asyncssh.SSHKey]:
 
 
 class HostKeyStore:
-    """Trust on first use, unless the cloud told us the keys beforehand.
+    """Host keys checked against what the cloud showed before first contact, then pinned.
 
     ``expected`` maps an address to the key lines the server printed on its console; a host
-    presenting another key is refused even on first contact. Once pinned, a key never changes
-    silently: a different key later is refused (the host was rebuilt, or someone is in between).
+    presenting another key is refused even on first contact, and so is a host whose console
+    showed none, unless ``trust_first`` (the user's explicit choice) lets its first key in.
+    Once pinned, a key never changes silently: a different key later is refused (the host was
+    rebuilt, or someone is in between).
     """
 
-    def __init__(self, path: Path, expected: Mapping[str, Sequence[str]] | None = None):
+    def __init__(
+        self,
+        path: Path,
+        expected: Mapping[str, Sequence[str]] | None = None,
+        *,
+        trust_first: bool = False,
+    ):
         self.path = path
         self.expected = {host: _parse(lines) for host, lines in (expected or {}).items()}
+        self.trust_first = trust_first
         self.refusals: dict[str, str] = {}
 
     def pinned(self, host: str) -> list[asyncssh.SSHKey]:
@@ -63,6 +72,12 @@ class HostKeyStore:
         expected = self.expected.get(host)
         if expected and key not in expected:
             self.refusals[host] = "host key differs from the one on the server's console log"
+            return False
+        if not expected and not self.trust_first:
+            self.refusals[host] = (
+                "its console log shows no SSH host key to check it against; wait until the "
+                "server has booted, or pass --trust-first-host-key to accept the first key"
+            )
             return False
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with self.path.open("a") as handle:

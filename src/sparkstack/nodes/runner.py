@@ -9,6 +9,8 @@ results come back per node, and output can be streamed line by line as it arrive
 from __future__ import annotations
 
 import asyncio
+import logging
+import shlex
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -17,10 +19,35 @@ from typing import Protocol, TypeVar
 
 import asyncssh
 
-from sparkstack.errors import NodeError
+from sparkstack import validation
+from sparkstack.errors import NodeError, UsageError
 from sparkstack.nodes.connection import SSHAccess, Target, connect
 
+log = logging.getLogger("sparkstack.ssh")
+
 T = TypeVar("T")
+
+
+#: Runs ON A NODE: a command that lives only as long as the SSH session's input stays open. It
+#: starts the command in a process group of its own and ends that group when the input closes
+#: (the client pressed Ctrl-C, died, or lost the connection); its exit code is the command's.
+_ATTACHED = """
+import os, signal, subprocess, sys, threading
+child = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, start_new_session=True)
+def watch():
+    sys.stdin.buffer.read()
+    if child.poll() is None:
+        os.killpg(child.pid, signal.SIGTERM)
+threading.Thread(target=watch, daemon=True).start()
+code = child.wait()
+os._exit(code if code >= 0 else 128 - code)
+"""
+
+
+def attached(argv: list[str]) -> str:
+    """A command line that runs ``argv`` (every word quoted) until the client goes away; run it
+    with ``on_line`` set, so that its input stays open for as long as the client is there."""
+    return " ".join(shlex.quote(word) for word in ["python3", "-c", _ATTACHED, *argv])
 
 
 #: Bytes per SCP write; 256 KiB keeps the pipe full without large buffers.
@@ -107,13 +134,20 @@ class Fleet:
         input: str | None = None,
         timeout: float | None = None,
     ) -> Result:
-        """Run ``command`` in the login shell of ``target``; stream merged output to ``on_line``."""
+        """Run ``command`` in the login shell of ``target``; stream merged output to ``on_line``.
+
+        ``command`` is a shell command line: every value in it must be quoted by the caller.
+        """
         conn = await self.connection(target)
+        log.debug("%s$ %s", target.name, command)
         try:
-            if on_line is None:
-                done = await conn.run(command, input=input, timeout=timeout)
-                return Result(target.name, _status(done), _text(done.stdout), _text(done.stderr))
-            return await asyncio.wait_for(self._stream(conn, target, command, on_line), timeout)
+            async with asyncio.timeout(timeout):
+                if on_line is None:
+                    done = await conn.run(command, input=input)
+                    return Result(
+                        target.name, _status(done), _text(done.stdout), _text(done.stderr)
+                    )
+                return await self._stream(conn, target, command, on_line, input)
         except (asyncssh.Error, OSError) as exc:
             raise NodeError(
                 f"{target.describe()}: connection lost during a command: {exc}"
@@ -122,10 +156,18 @@ class Fleet:
             raise NodeError(f"{target.describe()}: command did not finish in {timeout} s") from exc
 
     async def _stream(
-        self, conn: asyncssh.SSHClientConnection, target: Target, command: str, sink: LineSink
+        self,
+        conn: asyncssh.SSHClientConnection,
+        target: Target,
+        command: str,
+        sink: LineSink,
+        input: str | None,
     ) -> Result:
         lines: list[str] = []
         async with conn.create_process(command, stderr=asyncssh.STDOUT) as process:
+            if input is not None:
+                process.stdin.write(input)
+                process.stdin.write_eof()
             async for line in process.stdout:
                 text = line.rstrip("\n")
                 lines.append(text)
@@ -137,10 +179,16 @@ class Fleet:
         """Copy one local file to ``remote`` on ``target``.
 
         SCP with large blocks: measured 2x faster than asyncssh's SFTP for a 458 MB tarball.
+        The remote scp is started through the shell, so the path is quoted here.
         """
-        conn = await self.connection(target)
         try:
-            await asyncssh.scp(str(local), (conn, remote), block_size=_COPY_BLOCK)
+            path = validation.remote_path(remote)
+        except ValueError as exc:
+            raise UsageError(f"remote path {validation.shown(remote)}: {exc}") from None
+        conn = await self.connection(target)
+        log.debug("%s: copy %s to %s", target.name, local, path)
+        try:
+            await asyncssh.scp(str(local), (conn, shlex.quote(path)), block_size=_COPY_BLOCK)
         except (asyncssh.Error, OSError) as exc:
             raise NodeError(f"{target.describe()}: cannot copy {local} to {remote}: {exc}") from exc
 

@@ -1,34 +1,42 @@
-"""The uniform shape of a service (Spark today; ZooKeeper and HDFS later) and what they share.
+"""The shape every service has (Spark today; ZooKeeper and HDFS next) and what they share.
 
-A service says which ports it listens on (so the security group can open them between members),
-and goes through the same four steps on a cluster's nodes: install, configure, start, health.
-Configuring returns the nodes whose files changed, so ``start`` restarts only those: running
-``configure`` twice changes nothing the second time.
+A service declares, before anything runs: the roles it gives a meaning to, which of them a
+client reaches (they get floating IPs; submit, ui and login go there), the services it depends
+on, the artifacts it installs (resolved in preflight), the ports its roles listen on (the
+security group opens them between members only) and the secrets it needs. Then it goes through
+the same steps on the nodes that host its roles: install, configure (returns the nodes whose
+files changed), start (restarts only those), health; ``status`` reads it for describe, and
+``outputs`` publishes what services after it need (a master URL, a quorum, ``fs.defaultFS``).
+
+A service is configured over SSH only (sparkstack.nodes), whatever the cloud.
 """
 
 from __future__ import annotations
 
-import json
-import shlex
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import jinja2
 
-from sparkstack.cluster import Cluster, Node, Role
+from sparkstack.cluster import Node, Role
 from sparkstack.errors import ServiceError
 from sparkstack.events import Reporter, silent
 from sparkstack.nodes.connection import Target
+from sparkstack.nodes.files import FileSpec, write_files
 from sparkstack.nodes.runner import Fleet
+from sparkstack.services.artifacts import Artifact, ArtifactSource
+from sparkstack.spec import ClusterSpec
 from sparkstack.templating import environment
 
 
 @dataclass(frozen=True)
 class Port:
-    """A TCP port a service listens on, on nodes of ``role`` (None: every node)."""
+    """TCP ports ``first``..``last`` a service listens on, on nodes of ``role``."""
 
-    number: int
+    first: int
+    last: int
     purpose: str
     role: Role | None = None
 
@@ -51,6 +59,9 @@ class Host:
             raise ServiceError(f"{self.node.name} has no fixed IP; is the server ACTIVE?")
         return self.node.fixed_ip
 
+    def has(self, role: Role) -> bool:
+        return self.node.has(role)
+
 
 @dataclass(frozen=True)
 class NodeFacts:
@@ -68,51 +79,87 @@ class NodeFacts:
 
 @dataclass
 class Deployment:
-    """Everything a service step needs: the nodes, their connections, facts, and where to report."""
+    """Everything a service step needs: the nodes and their connections, what preparation found,
+    the resolved artifacts, the cluster's secrets, earlier services' outputs, where to report."""
 
-    cluster: Cluster
+    cluster: str
     hosts: list[Host]
     fleet: Fleet
     report: Reporter = silent
     facts: dict[str, NodeFacts] = field(default_factory=dict)
+    artifacts: dict[str, Artifact] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    def with_role(self, role: Role) -> list[Host]:
+        return [h for h in self.hosts if h.has(role)]
 
     @property
-    def masters(self) -> list[Host]:
-        return [h for h in self.hosts if h.node.role is Role.MASTER]
+    def entry(self) -> Host:
+        """The node the client reaches first (the jump host): artifacts are staged there."""
+        return self.hosts[0]
 
-    @property
-    def workers(self) -> list[Host]:
-        return [h for h in self.hosts if h.node.role is Role.WORKER]
+    def artifact(self, name: str) -> Artifact:
+        try:
+            return self.artifacts[name]
+        except KeyError:
+            raise ServiceError(f"artifact {name} was not resolved before the deploy") from None
 
     async def write_files(
         self,
         host: Host,
-        files: Mapping[str, tuple[str, int, str]],
-        dirs: Mapping[str, str] | None = None,
+        files: Mapping[str, FileSpec],
+        dirs: Mapping[str, tuple[str, int]] | None = None,
     ) -> set[str]:
-        """Write {path: (content, mode, owner)} on ``host`` where different; the changed paths.
+        """Have ``files`` on ``host`` (written only where they differ); the paths written."""
+        return await write_files(self.fleet, host.target, files, dirs)
 
-        ``dirs`` ({path: owner}) are created first and given to their owner (logs, pid files).
-        """
-        payload = {
-            "dirs": dict(dirs or {}),
-            "files": {p: {"content": c, "mode": m, "owner": o} for p, (c, m, o) in files.items()},
-        }
-        script = shlex.quote(template("write_files.py.j2").render())
-        result = await self.fleet.run(
-            host.target, f"{sudo(host)} python3 -c {script}", input=json.dumps(payload)
-        )
-        if not result.ok:
-            raise ServiceError(f"{host.name}: cannot write configuration files: {result.tail()}")
-        return {
-            line.split(" ", 1)[1] for line in result.stdout.splitlines() if line[:8] == "CHANGED "
-        }
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """A service as describe shows it: ``state`` is healthy, degraded, down or unreachable."""
+
+    service: str
+    state: str
+    summary: str
+    problems: list[str] = field(default_factory=list)
 
 
 class Service(ABC):
-    """One service on a cluster, e.g. Spark standalone."""
+    """One service on a cluster, e.g. Spark standalone; built from the cluster's spec."""
 
-    name: str
+    name: ClassVar[str]
+    #: The roles this service gives a meaning to.
+    roles: ClassVar[tuple[Role, ...]]
+    #: Roles a client reaches: they get floating IPs; submit, ui and login go there.
+    client_roles: ClassVar[tuple[Role, ...]] = ()
+    #: Symlinks to the installed software ({fact name: path}): node preparation reports where
+    #: they point, so install can tell what is there already without another round trip.
+    installed_links: ClassVar[dict[str, str]] = {}
+    #: Whether ``submit`` runs applications through this service (see :meth:`job_argv`).
+    runs_jobs: ClassVar[bool] = False
+    #: The web UI ``ui`` tunnels to: (role of the node that serves it, port).
+    web_ui: ClassVar[tuple[Role, int] | None] = None
+
+    def __init__(self, spec: ClusterSpec):
+        self.spec = spec
+
+    @classmethod
+    def wanted(cls, spec: ClusterSpec) -> bool:
+        """True when some group of ``spec`` hosts one of this service's roles."""
+        return any(spec.count(role) for role in cls.roles)
+
+    def depends_on(self) -> tuple[str, ...]:
+        """Names of services that must be running before this one starts."""
+        return ()
+
+    def artifacts(self) -> list[ArtifactSource]:
+        """Software to install, resolved (and checked) in preflight."""
+        return []
+
+    def secrets(self) -> tuple[str, ...]:
+        """Names of per-cluster secrets this service needs (made once, kept on the cluster)."""
+        return ()
 
     @abstractmethod
     def ports(self) -> list[Port]:
@@ -134,10 +181,21 @@ class Service(ABC):
     async def health(self, dep: Deployment, timeout: float) -> None:
         """Wait until the service is healthy on every node, or raise ServiceError saying why."""
 
+    @abstractmethod
+    async def status(self, dep: Deployment) -> ServiceStatus:
+        """The service's state for describe; never raises for a broken cluster."""
 
-def sudo(host: Host) -> str:
-    """Prefix for a root command: nothing for root, else non-interactive sudo."""
-    return "" if host.target.user == "root" else "sudo -n"
+    def outputs(self, dep: Deployment) -> dict[str, str]:
+        """What later services need from this one (e.g. ``spark.master_url``)."""
+        return {}
+
+    @classmethod
+    def job_argv(
+        cls, app: str, args: list[str], main_class: str | None, py_files: list[str]
+    ) -> list[str]:
+        """The command that runs an application on a node of ``client_roles`` (``submit``);
+        only services with ``runs_jobs`` have one."""
+        raise NotImplementedError(f"{cls.name} does not run jobs")
 
 
 def template(name: str) -> jinja2.Template:

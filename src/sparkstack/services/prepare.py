@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from sparkstack import validation
 from sparkstack.errors import ServiceError
 from sparkstack.events import Phase
 from sparkstack.nodes.runner import each
 from sparkstack.services.base import Deployment, Host, NodeFacts, template
 
 JAVA_MAJOR = 17
+#: Facts that end up in config files and commands: checked like any value from outside.
+_NAMES = ("user", "group")
+_PATHS = ("java_home", "python")
 
 
 async def prepare_nodes(dep: Deployment, links: Mapping[str, str]) -> None:
@@ -28,16 +32,25 @@ async def prepare_nodes(dep: Deployment, links: Mapping[str, str]) -> None:
             if not result.ok:
                 raise ServiceError(f"{host.name}: node preparation failed: {result.tail(5)}")
             phase.advance(host.name)
-            return parse_facts(result.stdout)
+            return parse_facts(host.name, result.stdout)
 
         dep.facts.update(await each(dep.hosts, one))
 
 
-def parse_facts(output: str) -> NodeFacts:
-    """``FACT key=value`` lines of the preparation script."""
+def parse_facts(node: str, output: str) -> NodeFacts:
+    """``FACT key=value`` lines of the preparation script, checked."""
     values = {}
     for line in output.splitlines():
         if line.startswith("FACT ") and "=" in line:
             key, _, value = line[5:].partition("=")
             values[key] = value.strip()
+    try:
+        for key in _NAMES:
+            validation.posix_user(values.get(key, ""))
+        for key in _PATHS:
+            if not values.get(key, "").startswith("/"):
+                raise ValueError(f"{key} is not an absolute path")
+            validation.no_control(values[key])
+    except ValueError as exc:
+        raise ServiceError(f"{node}: node preparation reported odd facts ({exc})") from None
     return NodeFacts(values)

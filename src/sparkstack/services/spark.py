@@ -1,45 +1,55 @@
-"""Apache Spark standalone: install, configure, start and health-check it over SSH.
+"""Apache Spark standalone: install, configure, start, health-check and read it over SSH.
 
-Install: the client holds one verified tarball (services.download); it goes once to the first
-master, which serves it over the private network for a few seconds while every other node
-fetches it in parallel; each node checks the SHA-512 again before unpacking. A node whose
+Roles: ``spark-master`` (a Master daemon; the client's way in: submit, ui, login) and
+``spark-worker`` (a Worker daemon). A node may host both.
+
+Install: the verified tarball goes through :mod:`sparkstack.services.staging`; a node whose
 ``/opt/spark`` already points at this tarball's install is left alone.
 
 Configure: spark-env.sh, spark-defaults.conf (0600: it holds the cluster's secret), log4j2 and a
-control script, rendered per node from templates; each node binds and advertises its private IP;
-worker cores and memory follow its flavor. Files are written only when their content differs, and
-only daemons whose files changed are restarted.
+control script per daemon, rendered per node from templates; each node binds and advertises its
+private IP; worker cores and memory follow its flavor; every port Spark listens on is pinned (so
+the security group can open exactly those between members). Files are written only when their
+content differs, and only daemons whose files changed are restarted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import random
 import shlex
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from sparkstack.cluster import Role
-from sparkstack.errors import ServiceError
+from sparkstack.errors import NodeError, ServiceError
 from sparkstack.events import Phase
+from sparkstack.nodes.files import FileSpec
 from sparkstack.nodes.runner import each
-from sparkstack.services.base import Deployment, Host, Port, Service, template
-from sparkstack.services.download import Artifact
+from sparkstack.services.artifacts import ArtifactSource
+from sparkstack.services.base import Deployment, Host, Port, Service, ServiceStatus, template
+from sparkstack.services.staging import install_tarball
 from sparkstack.spec import SparkSpec
 
 SPARK_LINK = "/opt/spark"
 INSTALL_ROOT = "/opt/sparkstack"
 STATE_DIR = "/var/lib/spark"
 LOG_DIR = "/var/log/spark"
-STAGING_DIR = "/var/tmp/sparkstack"
 PROFILE = "/etc/profile.d/sparkstack-spark.sh"
 MASTER_PORT = 7077
+WORKER_PORT = 7078
 MASTER_UI_PORT = 8080
 WORKER_UI_PORT = 8081
-APP_UI_PORT = 4040
+#: Drivers (on a master) and block managers (every executor) bind the first free port from
+#: these on, at most ``spark.port.maxRetries`` further: pinned so the security group can open
+#: exactly these between members, instead of every port.
+DRIVER_PORT = 7100
+BLOCK_MANAGER_PORT = 7120
+PORT_RETRIES = 16
+#: When a user sets one of those to 0 (any port), all that is left is the ephemeral range.
+EPHEMERAL = (32768, 60999)
 
 #: Below this RAM a node is "small": serial GC, C1 only, small code cache and stacks. Measured on
 #: the test bed: a worker JVM idles at ~170 MiB with these and 128m heap, ~235 MiB with defaults.
@@ -51,9 +61,10 @@ MIN_EXECUTOR_MB = 512
 JVM_NON_HEAP_MB = 128
 
 _MAIN_CLASS = {
-    Role.MASTER: "org.apache.spark.deploy.master.Master",
-    Role.WORKER: "org.apache.spark.deploy.worker.Worker",
+    Role.SPARK_MASTER: "org.apache.spark.deploy.master.Master",
+    Role.SPARK_WORKER: "org.apache.spark.deploy.worker.Worker",
 }
+_DAEMON = {Role.SPARK_MASTER: "master", Role.SPARK_WORKER: "worker"}
 
 
 def default_url(version: str, hadoop: str = "3") -> str:
@@ -100,163 +111,195 @@ def master_url(ips: list[str]) -> str:
     return "spark://" + ",".join(f"{ip}:{MASTER_PORT}" for ip in ips)
 
 
+@dataclass(frozen=True)
+class SparkApp:
+    id: str
+    name: str
+    cores: int
+
+
+@dataclass(frozen=True)
+class SparkStatus(ServiceStatus):
+    """Spark as its leading master sees it; ``status`` is that master's own word (ALIVE...)."""
+
+    master_url: str | None = None
+    status: str = "down"
+    alive_workers: int = 0
+    expected_workers: int = 0
+    dead_workers: list[str] = field(default_factory=list)
+    cores: int = 0
+    cores_used: int = 0
+    memory_mb: int = 0
+    memory_used_mb: int = 0
+    running_apps: list[SparkApp] = field(default_factory=list)
+
+
+def alive_workers(status: dict[str, Any]) -> set[str]:
+    """Addresses of the workers a master lists as ALIVE."""
+    return {str(w.get("host", "")) for w in status.get("workers", []) if w.get("state") == "ALIVE"}
+
+
 class SparkStandalone(Service):
     """Spark's standalone cluster manager: a master (several with recovery) and workers."""
 
-    name = "spark"
-
-    def __init__(self, spec: SparkSpec, artifact: Artifact, secret: str):
-        self.spec = spec
-        self.artifact = artifact
-        self.secret = secret
+    name: ClassVar[str] = "spark"
+    roles: ClassVar[tuple[Role, ...]] = (Role.SPARK_MASTER, Role.SPARK_WORKER)
+    client_roles: ClassVar[tuple[Role, ...]] = (Role.SPARK_MASTER,)
+    installed_links: ClassVar[dict[str, str]] = {"spark": SPARK_LINK}
+    runs_jobs: ClassVar[bool] = True
+    web_ui: ClassVar[tuple[Role, int] | None] = (Role.SPARK_MASTER, MASTER_UI_PORT)
 
     @property
-    def install_dir(self) -> str:
-        """One directory per tarball content, so a changed tarball is a new install."""
-        return f"{INSTALL_ROOT}/spark-{self.spec.version}-{self.artifact.sha512[:12]}"
+    def settings(self) -> SparkSpec:
+        return self.spec.spark
+
+    def artifacts(self) -> list[ArtifactSource]:
+        spark = self.settings
+        hint = "--spark-version / spark.version, spark.url or --spark-tarball"
+        if spark.tarball is not None:
+            return [ArtifactSource("spark", path=spark.tarball, sha512=spark.sha512, hint=hint)]
+        url = spark.url or default_url(spark.version, spark.hadoop)
+        return [ArtifactSource("spark", url=url, sha512=spark.sha512, hint=hint)]
+
+    def secrets(self) -> tuple[str, ...]:
+        return ("spark",)
+
+    def _port_base(self, key: str, default: int) -> tuple[int, int]:
+        value = str(self.settings.conf.get(key, default))
+        base = int(value) if value.isdigit() else default
+        retries = str(self.settings.conf.get("spark.port.maxRetries", PORT_RETRIES))
+        if base == 0:
+            return EPHEMERAL
+        return base, min(65535, base + (int(retries) if retries.isdigit() else PORT_RETRIES))
 
     def ports(self) -> list[Port]:
+        driver = self._port_base("spark.driver.port", DRIVER_PORT)
+        blocks = self._port_base("spark.blockManager.port", BLOCK_MANAGER_PORT)
         return [
-            Port(MASTER_PORT, "master RPC", Role.MASTER),
-            Port(MASTER_UI_PORT, "master web UI", Role.MASTER),
-            Port(WORKER_UI_PORT, "worker web UI", Role.WORKER),
-            Port(APP_UI_PORT, "application UI (driver on a master)", Role.MASTER),
+            Port(MASTER_PORT, MASTER_PORT, "spark master RPC", Role.SPARK_MASTER),
+            Port(MASTER_UI_PORT, MASTER_UI_PORT, "spark master web UI", Role.SPARK_MASTER),
+            Port(WORKER_PORT, WORKER_PORT, "spark worker RPC", Role.SPARK_WORKER),
+            Port(WORKER_UI_PORT, WORKER_UI_PORT, "spark worker web UI", Role.SPARK_WORKER),
+            Port(*driver, "spark drivers (on the masters)", Role.SPARK_MASTER),
+            Port(*blocks, "spark block managers (executors and drivers)"),
         ]
+
+    def install_dir(self, sha512: str) -> str:
+        """One directory per tarball content, so a changed tarball is a new install."""
+        return f"{INSTALL_ROOT}/spark-{self.settings.version}-{sha512[:12]}"
 
     def master_hosts(self, dep: Deployment) -> list[Host]:
         """Masters that run a Master daemon: all of them once recovery (ZooKeeper) is set up,
         else the first; several independent masters would split the workers between them."""
-        if "spark.deploy.recoveryMode" in self.spec.conf:
-            return dep.masters
-        return dep.masters[:1]
+        masters = dep.with_role(Role.SPARK_MASTER)
+        return masters if "spark.deploy.recoveryMode" in self.settings.conf else masters[:1]
+
+    def daemons(self, dep: Deployment, host: Host) -> list[Role]:
+        """The Spark daemons ``host`` runs (a small cluster may put both on one node)."""
+        roles = []
+        if host in self.master_hosts(dep):
+            roles.append(Role.SPARK_MASTER)
+        if host.has(Role.SPARK_WORKER):
+            roles.append(Role.SPARK_WORKER)
+        return roles
+
+    def spark_hosts(self, dep: Deployment) -> list[Host]:
+        return [h for h in dep.hosts if h.has(Role.SPARK_MASTER) or h.has(Role.SPARK_WORKER)]
 
     # ---- install -------------------------------------------------------------------------
 
     async def install(self, dep: Deployment) -> None:
-        wanted = self.install_dir.rsplit("/", 1)[1]
-        missing = [h for h in dep.hosts if dep.facts[h.name]["spark"] != wanted]
+        artifact = dep.artifact("spark")
+        target = self.install_dir(artifact.sha512)
+        wanted = target.rsplit("/", 1)[1]
+        missing = [h for h in self.spark_hosts(dep) if dep.facts[h.name]["spark"] != wanted]
         if not missing:
             return
-        source = dep.masters[0]
-        staged = f"{STAGING_DIR}/{self.artifact.path.name}"
         with Phase(dep.report, "install", total=len(missing), text="install Spark") as phase:
-            await dep.fleet.run(source.target, f"mkdir -p {STAGING_DIR}")
-            await dep.fleet.put(source.target, self.artifact.path, staged)
-            phase.message(f"tarball on {source.name}")
-            port = random.randint(20000, 29999)
-            await self._serve(dep, source, port)
-            url = f"http://{source.ip}:{port}/{self.artifact.path.name}"
-            try:
-
-                async def one(host: Host) -> None:
-                    fetch = "" if host is source else url
-                    await self._install_on(dep, host, staged, fetch)
-                    phase.advance(host.name)
-
-                await each(missing, one)
-            finally:
-                await dep.fleet.run(
-                    source.target,
-                    f"kill $(cat {STAGING_DIR}/http.pid) 2>/dev/null; rm -f {shlex.quote(staged)}",
-                )
-
-    async def _serve(self, dep: Deployment, host: Host, port: int) -> None:
-        """A short-lived HTTP server on the master's private address, for the other nodes."""
-        serve = (
-            f"cd {STAGING_DIR} && setsid -f sh -c 'echo $$ > http.pid; exec python3 -m "
-            f"http.server --bind {host.ip} {port}' </dev/null >/dev/null 2>&1; "
-            f"for i in $(seq 50); do python3 -c 'import socket; socket.create_connection("
-            f'("{host.ip}", {port}), 1)\' 2>/dev/null && exit 0; sleep 0.1; done; exit 1'
-        )
-        result = await dep.fleet.run(host.target, serve)
-        if not result.ok:
-            raise ServiceError(f"{host.name}: cannot serve the tarball to the other nodes")
-
-    async def _install_on(self, dep: Deployment, host: Host, staged: str, fetch_url: str) -> None:
-        facts = dep.facts[host.name]
-        script = template("install.sh.j2").render(
-            staged=staged,
-            fetch_url=fetch_url,
-            sha512=self.artifact.sha512,
-            install_dir=self.install_dir,
-            link=SPARK_LINK,
-            user=facts["user"],
-            group=facts["group"],
-            remove_staged=bool(fetch_url),
-        )
-        result = await dep.fleet.run(host.target, "bash -s", input=script)
-        if not result.ok:
-            raise ServiceError(f"{host.name}: Spark install failed: {result.tail(5)}")
+            await install_tarball(
+                dep,
+                artifact,
+                missing,
+                target,
+                SPARK_LINK,
+                owned=["conf"],
+                on_done=lambda h: phase.advance(h.name),
+            )
 
     # ---- configure -----------------------------------------------------------------------
 
     def defaults_conf(self, dep: Deployment) -> dict[str, str]:
         """spark-defaults.conf, the same on every node (it is also the drivers' configuration)."""
-        workers = dep.workers or dep.masters
+        workers = dep.with_role(Role.SPARK_WORKER) or dep.with_role(Role.SPARK_MASTER)
         smallest = min(workers, key=lambda h: h.node.ram_mb).node
         app = resources_for(smallest.vcpus, smallest.ram_mb)
+        first_master = dep.with_role(Role.SPARK_MASTER)[0].node
         conf = {
             "spark.master": master_url([h.ip for h in self.master_hosts(dep)]),
             "spark.authenticate": "true",
-            "spark.authenticate.secret": self.secret,
             "spark.executor.memory": f"{app.executor_memory_mb}m",
             "spark.worker.cleanup.enabled": "true",
+            "spark.driver.port": str(DRIVER_PORT),
+            "spark.blockManager.port": str(BLOCK_MANAGER_PORT),
+            "spark.port.maxRetries": str(PORT_RETRIES),
             # a job's own output, not hundreds of INFO lines, is what submit streams back;
             # the daemons' logs keep their INFO level (this setting acts on drivers only)
             "spark.log.level": "WARN",
         }
-        driver = resources_for(dep.masters[0].node.vcpus, dep.masters[0].node.ram_mb)
+        driver = resources_for(first_master.vcpus, first_master.ram_mb)
         if driver.small:
             conf["spark.driver.memory"] = f"{MIN_EXECUTOR_MB}m"
             conf["spark.driver.extraJavaOptions"] = SMALL_JVM_OPTS
         if app.small:
             conf["spark.executor.extraJavaOptions"] = SMALL_JVM_OPTS
-        return {**conf, **self.spec.conf}
+        merged = {**conf, **self.settings.conf}
+        merged["spark.authenticate.secret"] = dep.secrets["spark"]
+        return merged
 
-    def render(self, dep: Deployment, host: Host) -> dict[str, tuple[str, int, str]]:
-        """Every file of ``host``: {path: (content, mode, owner)}."""
+    def render(self, dep: Deployment, host: Host) -> dict[str, FileSpec]:
+        """Every file of ``host``."""
         facts = dep.facts[host.name]
         user = facts["user"]
-        role = host.node.role
         res = resources_for(host.node.vcpus, host.node.ram_mb)
+        daemons = self.daemons(dep, host)
+        url = master_url([h.ip for h in self.master_hosts(dep)])
         values: dict[str, Any] = {
             "ip": host.ip,
-            "is_master": host in self.master_hosts(dep),
-            "is_worker": role is Role.WORKER,
+            "is_master": Role.SPARK_MASTER in daemons,
+            "is_worker": Role.SPARK_WORKER in daemons,
             "res": res,
             "java_home": facts["java_home"],
             "python": facts["python"] or "python3",
             "master_port": MASTER_PORT,
+            "worker_port": WORKER_PORT,
             "master_ui_port": MASTER_UI_PORT,
             "worker_ui_port": WORKER_UI_PORT,
             "state_dir": STATE_DIR,
             "log_dir": LOG_DIR,
-            "env": self.spec.env,
+            "env": self.settings.env,
         }
         conf = f"{SPARK_LINK}/conf"
         files = {
-            f"{conf}/spark-env.sh": (template("spark-env.sh.j2").render(values), 0o644, user),
-            f"{conf}/spark-defaults.conf": (
-                template("spark-defaults.conf.j2").render(conf=self.defaults_conf(dep)),
-                0o600,
-                user,
+            f"{conf}/spark-env.sh": FileSpec(
+                template("spark-env.sh.j2").render(values), 0o644, user
             ),
-            f"{conf}/log4j2.properties": (
-                template("log4j2.properties.j2").render(level="INFO"),
-                0o644,
-                user,
+            f"{conf}/spark-defaults.conf": FileSpec(
+                template("spark-defaults.conf.j2").render(conf=self.defaults_conf(dep)), 0o600, user
             ),
-            PROFILE: (template("profile.sh.j2").render(home=SPARK_LINK), 0o644, "root"),
+            f"{conf}/log4j2.properties": FileSpec(
+                template("log4j2.properties.j2").render(level="INFO"), 0o644, user
+            ),
+            PROFILE: FileSpec(template("profile.sh.j2").render(home=SPARK_LINK), 0o644, "root"),
         }
-        daemon = self._daemon_role(dep, host)
-        if daemon is not None:
-            unit = f"sparkstack-spark-{daemon.value}"
+        for role in daemons:
+            daemon = _DAEMON[role]
+            unit = f"sparkstack-spark-{daemon}"
             common = {
-                "role": daemon.value,
+                "role": daemon,
                 "home": SPARK_LINK,
                 "user": user,
                 "group": facts["group"],
-                "master_url": master_url([h.ip for h in self.master_hosts(dep)]),
+                "master_url": url,
                 "unit": unit,
             }
             ctl = template("spark-ctl.sh.j2").render(
@@ -264,64 +307,64 @@ class SparkStandalone(Service):
                 systemd=facts.systemd,
                 state_dir=STATE_DIR,
                 log_dir=LOG_DIR,
-                main_class=_MAIN_CLASS[daemon],
+                main_class=_MAIN_CLASS[role],
             )
-            files[f"{STATE_DIR}/spark-{daemon.value}-ctl.sh"] = (ctl, 0o755, user)
+            files[f"{STATE_DIR}/spark-{daemon}-ctl.sh"] = FileSpec(ctl, 0o755, user)
             if facts.systemd:
                 unit_text = template("spark.service.j2").render(common)
-                files[f"/etc/systemd/system/{unit}.service"] = (unit_text, 0o644, "root")
+                files[f"/etc/systemd/system/{unit}.service"] = FileSpec(unit_text, 0o644, "root")
         return files
-
-    def _daemon_role(self, dep: Deployment, host: Host) -> Role | None:
-        if host.node.role is Role.WORKER:
-            return Role.WORKER
-        return Role.MASTER if host in self.master_hosts(dep) else None
 
     async def configure(self, dep: Deployment) -> set[str]:
         changed: set[str] = set()
-        with Phase(dep.report, "configure", total=len(dep.hosts), text="configure Spark") as phase:
+        hosts = self.spark_hosts(dep)
+        with Phase(dep.report, "configure", total=len(hosts), text="configure Spark") as phase:
 
             async def one(host: Host) -> None:
                 user = dep.facts[host.name]["user"]
-                dirs = {STATE_DIR: user, f"{STATE_DIR}/work": user, f"{STATE_DIR}/run": user}
-                written = await dep.write_files(
-                    host, self.render(dep, host), {**dirs, LOG_DIR: user}
-                )
+                dirs = {
+                    path: (user, 0o755)
+                    for path in (STATE_DIR, f"{STATE_DIR}/work", f"{STATE_DIR}/run", LOG_DIR)
+                }
+                written = await dep.write_files(host, self.render(dep, host), dirs)
                 if written - {PROFILE}:
                     changed.add(host.name)
                 phase.advance(f"{host.name}: {'changed' if host.name in changed else 'unchanged'}")
 
-            await each(dep.hosts, one)
+            await each(hosts, one)
         return changed
 
     # ---- start and health ----------------------------------------------------------------
 
-    async def ctl(self, dep: Deployment, host: Host, *args: str) -> str:
-        """Run this node's control script (ensure, status, stop, logs)."""
-        role = self._daemon_role(dep, host)
-        if role is None:
-            return ""
-        command = f"bash {STATE_DIR}/spark-{role.value}-ctl.sh {' '.join(args)}"
-        result = await dep.fleet.run(host.target, command)
+    async def ctl(self, dep: Deployment, host: Host, role: Role, *args: str) -> str:
+        """Run the control script of one daemon of ``host`` (ensure, status, stop, logs)."""
+        daemon = _DAEMON[role]
+        words = " ".join(shlex.quote(a) for a in args)
+        result = await dep.fleet.run(host.target, f"bash {STATE_DIR}/spark-{daemon}-ctl.sh {words}")
         if not result.ok:
             raise ServiceError(
-                f"{host.name}: the Spark {role.value} did not start; its log ends with:\n"
+                f"{host.name}: the Spark {daemon} did not start; its log ends with:\n"
                 + _indent(result.stdout)
             )
         return result.stdout.strip()
 
     async def start(self, dep: Deployment, changed: set[str]) -> None:
         masters = self.master_hosts(dep)
+        workers = dep.with_role(Role.SPARK_WORKER)
         with Phase(
-            dep.report, "start", total=len(masters) + len(dep.workers), text="start Spark"
+            dep.report, "start", total=len(masters) + len(workers), text="start Spark"
         ) as phase:
 
-            async def one(host: Host) -> None:
-                state = await self.ctl(dep, host, "ensure", "1" if host.name in changed else "0")
-                phase.advance(f"{host.name}: {state.splitlines()[-1] if state else 'nothing'}")
+            def starter(role: Role) -> Callable[[Host], Awaitable[None]]:
+                async def one(host: Host) -> None:
+                    flag = "1" if host.name in changed else "0"
+                    state = await self.ctl(dep, host, role, "ensure", flag)
+                    phase.advance(f"{host.name}: {state.splitlines()[-1] if state else 'nothing'}")
 
-            await _all_or_errors(masters, one)
-            await _all_or_errors(dep.workers, one)
+                return one
+
+            await _all_or_errors(masters, starter(Role.SPARK_MASTER))
+            await _all_or_errors(workers, starter(Role.SPARK_WORKER))
 
     async def master_status(self, dep: Deployment, host: Host) -> dict[str, Any] | None:
         """The master's ``/json/`` page read on the master itself; None when it does not answer."""
@@ -330,14 +373,17 @@ class SparkStandalone(Service):
             "import sys, urllib.request as u; "
             f"sys.stdout.write(u.urlopen({url!r}, timeout=5).read().decode())"
         )
-        result = await dep.fleet.run(host.target, f"python3 -c {shlex.quote(code)}")
+        try:
+            result = await dep.fleet.run(host.target, f"python3 -c {shlex.quote(code)}")
+        except NodeError:
+            return None
         if not result.ok:
             return None
         try:
-            status: dict[str, Any] = json.loads(result.stdout)
+            status = json.loads(result.stdout)
         except json.JSONDecodeError:
             return None
-        return status
+        return status if isinstance(status, dict) else None
 
     async def leader_status(self, dep: Deployment) -> dict[str, Any] | None:
         """The status page of the ALIVE master (the one that leads), if any answers."""
@@ -348,7 +394,7 @@ class SparkStandalone(Service):
         return None
 
     async def health(self, dep: Deployment, timeout: float) -> None:
-        expected = {h.ip: h for h in dep.workers}
+        expected = {h.ip: h for h in dep.with_role(Role.SPARK_WORKER)}
         deadline = time.monotonic() + timeout
         with Phase(dep.report, "health", total=len(expected), text="workers ALIVE") as phase:
             polls = 0
@@ -368,21 +414,73 @@ class SparkStandalone(Service):
         self, dep: Deployment, missing: list[Host], no_master: bool, timeout: float, deadline: float
     ) -> None:
         """Raise when a missing daemon is not running, or at the deadline, with their logs."""
+        role = Role.SPARK_MASTER if no_master else Role.SPARK_WORKER
         suspects = self.master_hosts(dep)[:1] if no_master else missing
-        states = await each(suspects, lambda h: self.ctl(dep, h, "status"))
+        states = await each(suspects, lambda h: self.ctl(dep, h, role, "status"))
         dead = [h for h in suspects if states[h.name] != "running"]
         if not dead and time.monotonic() <= deadline:
             return
         shown = dead or suspects
-        logs = await each(shown, lambda h: self.ctl(dep, h, "logs", "20"))
+        logs = await each(shown, lambda h: self.ctl(dep, h, role, "logs", "20"))
         what = "master" if no_master else "workers"
         why = "stopped" if dead else f"not ALIVE after {timeout:.0f} s"
         names = ", ".join(f"{h.name} ({h.ip})" for h in shown)
         details = "\n".join(f"--- {h.name}:\n{_indent(logs[h.name])}" for h in shown)
         raise ServiceError(
             f"Spark {what} {why}: {names}; see their logs below, fix, then run "
-            f"`sparkstack configure`\n{details}"
+            f"`sparkstack configure {dep.cluster}`\n{details}"
         )
+
+    async def status(self, dep: Deployment) -> SparkStatus:
+        workers = dep.with_role(Role.SPARK_WORKER)
+        status = await self.leader_status(dep)
+        if status is None:
+            return SparkStatus(
+                "spark",
+                "down",
+                "no Spark master answers",
+                ["no master is ALIVE; `sparkstack configure` restarts stopped daemons"],
+                expected_workers=len(workers),
+                dead_workers=[h.name for h in workers],
+            )
+        alive = alive_workers(status)
+        dead = [h.name for h in workers if h.ip not in alive]
+        url = str(status.get("url") or "")
+        return SparkStatus(
+            service="spark",
+            state="degraded" if dead else "healthy",
+            summary=f"{url} {status.get('status')}, {len(workers) - len(dead)}/{len(workers)} "
+            "workers alive",
+            problems=[f"spark worker not alive on {name}" for name in dead],
+            master_url=url,
+            status=str(status.get("status")),
+            alive_workers=len(workers) - len(dead),
+            expected_workers=len(workers),
+            dead_workers=dead,
+            cores=int(status.get("cores") or 0),
+            cores_used=int(status.get("coresused") or 0),
+            memory_mb=int(status.get("memory") or 0),
+            memory_used_mb=int(status.get("memoryused") or 0),
+            running_apps=[
+                SparkApp(str(a.get("id")), str(a.get("name")), int(a.get("cores") or 0))
+                for a in status.get("activeapps", [])
+            ],
+        )
+
+    def outputs(self, dep: Deployment) -> dict[str, str]:
+        return {"spark.master_url": master_url([h.ip for h in self.master_hosts(dep)])}
+
+    @classmethod
+    def job_argv(
+        cls, app: str, args: list[str], main_class: str | None, py_files: list[str]
+    ) -> list[str]:
+        """spark-submit in client mode against the cluster (spark-defaults.conf names it)."""
+        argv = [f"{SPARK_LINK}/bin/spark-submit"]
+        if main_class:
+            argv += ["--class", main_class]
+        if py_files:
+            argv += ["--py-files", ",".join(py_files)]
+        return [*argv, app, *args]
 
 
 async def _all_or_errors(hosts: list[Host], action: Callable[[Host], Awaitable[None]]) -> None:
@@ -396,11 +494,6 @@ async def _all_or_errors(hosts: list[Host], action: Callable[[Host], Awaitable[N
         raise errors[0]
     if errors:
         raise ServiceError(f"{len(errors)} nodes failed:\n" + "\n".join(map(str, errors)))
-
-
-def alive_workers(status: dict[str, Any]) -> set[str]:
-    """Addresses of the workers a master lists as ALIVE."""
-    return {w.get("host", "") for w in status.get("workers", []) if w.get("state") == "ALIVE"}
 
 
 def _indent(text: str) -> str:

@@ -1,0 +1,110 @@
+"""The services of a cluster, in dependency order, run over the nodes that host their roles.
+
+Which services a cluster runs follows from its spec: every registered service one of whose roles
+some group hosts. They are ordered so that each runs after what it depends on; the deploy
+prepares the nodes once, then takes each service through install, configure, start and health
+before the next, handing each the outputs of those before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sparkstack.cluster import Role
+from sparkstack.errors import SpecError
+from sparkstack.services.base import Deployment, Port, Service, ServiceStatus
+from sparkstack.services.prepare import prepare_nodes
+from sparkstack.services.spark import SparkStandalone
+from sparkstack.services.staging import staging_port
+from sparkstack.spec import ClusterSpec
+
+#: Every service sparkstack knows; a new one is a module in services/ and a line here.
+REGISTRY: tuple[type[Service], ...] = (SparkStandalone,)
+
+
+def in_dependency_order(services: Iterable[Service]) -> list[Service]:
+    """``services`` sorted so that each comes after those it depends on (stable otherwise)."""
+    pending = {s.name: s for s in services}
+    ordered: list[Service] = []
+    while pending:
+        ready = [s for s in pending.values() if not set(s.depends_on()) & set(pending)]
+        if not ready:
+            names = ", ".join(sorted(pending))
+            raise SpecError(f"services {names} depend on each other in a circle")
+        for service in ready:
+            ordered.append(service)
+            del pending[service.name]
+    return ordered
+
+
+def services_for(spec: ClusterSpec) -> list[Service]:
+    """The services ``spec`` asks for, in the order they must be deployed."""
+    wanted = [kind(spec) for kind in REGISTRY if kind.wanted(spec)]
+    present = {s.name for s in wanted}
+    for service in wanted:
+        missing = set(service.depends_on()) - present
+        if missing:
+            raise SpecError(
+                f"{service.name} needs {', '.join(sorted(missing))}, which no group hosts"
+            )
+    return in_dependency_order(wanted)
+
+
+def member_ports(services: list[Service]) -> list[Port]:
+    """Every port cluster members reach on each other: the services' and the staging port."""
+    return [staging_port(), *(p for s in services for p in s.ports())]
+
+
+def client_roles(services: Iterable[Service | type[Service]] = REGISTRY) -> set[Role]:
+    """Roles a client reaches directly (those groups get floating IPs by default)."""
+    return {role for s in services for role in s.client_roles}
+
+
+def job_runner() -> type[Service]:
+    """The service that runs applications (``submit``)."""
+    for kind in REGISTRY:
+        if kind.runs_jobs:
+            return kind
+    raise SpecError("no service that runs jobs is known")
+
+
+def web_ui(name: str) -> tuple[Role, int]:
+    """The role and port of service ``name``'s web UI."""
+    for kind in REGISTRY:
+        if kind.name == name and kind.web_ui is not None:
+            return kind.web_ui
+    names = ", ".join(k.name for k in REGISTRY if k.web_ui is not None)
+    raise SpecError(f"no web UI for service {name!r}; services with one: {names}")
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    """What a deploy did: the nodes whose configuration changed, per service, and outputs."""
+
+    changed: dict[str, list[str]]
+    outputs: dict[str, str]
+
+
+async def deploy(dep: Deployment, services: list[Service], health_timeout: float) -> DeployResult:
+    """Prepare the nodes once, then each service in order; idempotent (nothing changed:
+    nothing written, nothing restarted)."""
+    await prepare_nodes(dep, {k: v for s in services for k, v in s.installed_links.items()})
+    changed: dict[str, list[str]] = {}
+    for service in services:
+        await service.install(dep)
+        nodes = await service.configure(dep)
+        await service.start(dep, nodes)
+        await service.health(dep, health_timeout)
+        dep.outputs.update(service.outputs(dep))
+        changed[service.name] = sorted(nodes)
+    return DeployResult(changed, dict(dep.outputs))
+
+
+async def status(dep: Deployment, services: list[Service]) -> list[ServiceStatus]:
+    """Each service's state, in order (a broken one does not hide the others)."""
+    found = []
+    for service in services:
+        found.append(await service.status(dep))
+        dep.outputs.update(service.outputs(dep))
+    return found
