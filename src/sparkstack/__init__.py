@@ -1,14 +1,100 @@
 """sparkstack: launch, run and tear down Apache Spark clusters on OpenStack clouds.
 
-The public library API lives in :mod:`sparkstack.api`; the command line in :mod:`sparkstack.cli`
-is a thin layer over it.
+The library API, flat::
+
+    import sparkstack
+    spec = sparkstack.load_spec(overrides={"name": "demo", "workers": {"count": 2}})
+    cluster = sparkstack.launch(spec)
+    code = sparkstack.submit("demo", Path("job.py"), on_line=lambda node, line: print(line))
+    sparkstack.destroy("demo")
+
+Every function is synchronous and works inside a running event loop too (Jupyter); progress
+comes as :class:`Event` objects to a ``report`` callable; errors are :class:`SparkstackError`
+subclasses whose message is one line saying what to do. The command line is a thin layer over
+these (see docs/library.md).
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from sparkstack._version import __version__
+from sparkstack.api.cleanup import find_leftovers as cleanup_leftovers
+from sparkstack.api.cleanup import remove_leftovers
+from sparkstack.api.deploy import DeployReport
+from sparkstack.api.describe import ClusterReport, describe
+from sparkstack.api.jobs import submit
+from sparkstack.api.lifecycle import (
+    cluster_state,
+    configure,
+    destroy,
+    launch,
+    list_clusters,
+)
+from sparkstack.api.shell import Selection, copy_file, run_command
+from sparkstack.cluster import Cluster, Node, Role
+from sparkstack.errors import (
+    ArtifactError,
+    AuthError,
+    CloudError,
+    CloudTimeoutError,
+    HostKeyError,
+    Interrupted,
+    NodeError,
+    NotFoundError,
+    PreflightError,
+    QuotaError,
+    ServerFaultError,
+    ServiceError,
+    SparkstackError,
+    SpecError,
+    UsageError,
+)
+from sparkstack.events import Event, Reporter
+from sparkstack.manifest import Manifest
+from sparkstack.nodes.runner import Result
+from sparkstack.services.base import ServiceStatus
+from sparkstack.services.spark import SparkStatus
+from sparkstack.spec import ClusterSpec, GroupSpec, SparkSpec, load_spec
 
-try:
-    __version__ = version("sparkstack")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
-
-__all__ = ["__version__"]
+__all__ = [
+    "ArtifactError",
+    "AuthError",
+    "CloudError",
+    "CloudTimeoutError",
+    "Cluster",
+    "ClusterReport",
+    "ClusterSpec",
+    "DeployReport",
+    "Event",
+    "GroupSpec",
+    "HostKeyError",
+    "Interrupted",
+    "Manifest",
+    "Node",
+    "NodeError",
+    "NotFoundError",
+    "PreflightError",
+    "QuotaError",
+    "Reporter",
+    "Result",
+    "Role",
+    "Selection",
+    "ServerFaultError",
+    "ServiceError",
+    "ServiceStatus",
+    "SparkSpec",
+    "SparkStatus",
+    "SparkstackError",
+    "SpecError",
+    "UsageError",
+    "__version__",
+    "cleanup_leftovers",
+    "cluster_state",
+    "configure",
+    "copy_file",
+    "describe",
+    "destroy",
+    "launch",
+    "list_clusters",
+    "load_spec",
+    "remove_leftovers",
+    "run_command",
+    "submit",
+]

@@ -1,43 +1,22 @@
-"""``sparkstack launch | describe | list | destroy``: parse flags, call sparkstack.api, render.
+"""``sparkstack launch | describe | list | destroy | cleanup``: parse flags, call the API, render.
 
 Every command takes ``--cloud NAME`` (else OS_CLOUD, else the OS_* variables). With
-``--output json`` the shapes below are stable for scripts (``yaml`` is the same data):
+``--output json`` the shapes are stable for scripts (``yaml`` is the same data); their JSON
+Schemas are ``src/sparkstack/schemas/describe.schema.json`` (describe, and launch once it
+succeeds) and ``list.schema.json``, and tests validate real output against them. destroy::
 
-describe NAME, and launch once it succeeds::
-
-    {"name": str, "cloud": str, "ssh_user": str,
-     "state": "active" | "building" | "error" | "degraded" | "empty",
-     "expected": {"masters": int, "workers": int},
-     "metadata": {str: str},
-     "nodes": [{"name": str, "role": "master" | "worker", "index": int, "server_id": str,
-                "status": str, "flavor": str, "vcpus": int, "ram_mb": int,
-                "fixed_ip": str | null, "floating_ip": str | null,
-                "created": ISO-8601 str | null, "age_seconds": int | null,
-                "fault": str | null}],
-     # describe only:
-     "lost": [str],            # nodes launched but gone from the cloud
-     "spark": {"master_url": str | null, "status": str, "alive_workers": int,
-               "expected_workers": int, "cores": int, "memory_mb": int,
-               "running_apps": [{"id": str, "name": str, "cores": int}]}
-              | {"status": "unreachable", "error": str} | {} (with --no-spark)}
-
-list::
-
-    [{"name": str, "cloud": str, "state": str, "masters": int, "workers": int,
-      "expected_masters": int, "expected_workers": int, "statuses": {status: count}}]
-
-destroy NAME::
-
-    {"name": str, "cloud": str, "removed": {"floating_ips": int, "servers": int,
+    {"name": str, "cloud": str, "removed": {"floating_ips": int, "servers": int, "ports": int,
      "routers": int, "networks": int, "security_groups": int, "server_groups": int,
      "keypairs": int}}
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import sys
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -46,21 +25,26 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
-from sparkstack.api import clusters as api
-from sparkstack.api import status as status_api
+import sparkstack
 from sparkstack.cli.options import (
     CloudOpt,
+    FileOpt,
+    NameArg,
     OutputOpt,
+    SparkConfOpt,
     SparkTarballOpt,
     SparkVersionOpt,
+    TrustFirstOpt,
+    pairs,
     spark_overrides,
 )
-from sparkstack.cli.output import OutputFormat, console, emit_data, err_console
+from sparkstack.cli.output import OutputFormat, console, emit_data, err_console, styled
 from sparkstack.cli.progress import ProgressReporter
 from sparkstack.cloud.connection import cloud_name
 from sparkstack.cluster import Cluster, Node
 from sparkstack.errors import UsageError
 from sparkstack.spec import ServerGroupPolicy, load_spec
+from sparkstack.validation import check_cluster_name
 
 
 def _age(created: datetime | None) -> int | None:
@@ -79,7 +63,8 @@ def _human_age(seconds: int | None) -> str:
 def node_data(node: Node) -> dict[str, Any]:
     return {
         "name": node.name,
-        "role": node.role.value,
+        "group": node.group,
+        "roles": sorted(r.value for r in node.roles),
         "index": node.index,
         "server_id": node.server_id,
         "status": node.status,
@@ -94,13 +79,25 @@ def node_data(node: Node) -> dict[str, Any]:
     }
 
 
+def groups_data(cluster: Cluster) -> dict[str, dict[str, Any]]:
+    return {
+        group: {
+            "expected": len(cluster.expected.get(group, ())),
+            "nodes": len(cluster.in_group(group)),
+            "roles": sorted({r.value for n in cluster.in_group(group) for r in n.roles}),
+        }
+        for group in cluster.groups
+    }
+
+
 def cluster_data(cluster: Cluster) -> dict[str, Any]:
     return {
         "name": cluster.name,
         "cloud": cluster.cloud,
         "ssh_user": cluster.ssh_user,
-        "state": api.cluster_state(cluster),
-        "expected": {"masters": cluster.expected_masters, "workers": cluster.expected_workers},
+        "state": sparkstack.cluster_state(cluster),
+        "launch_state": cluster.launch_state,
+        "groups": groups_data(cluster),
         "metadata": dict(cluster.metadata),
         "nodes": [node_data(n) for n in cluster.nodes],
     }
@@ -110,12 +107,33 @@ def summary_data(cluster: Cluster) -> dict[str, Any]:
     return {
         "name": cluster.name,
         "cloud": cluster.cloud,
-        "state": api.cluster_state(cluster),
-        "masters": len(cluster.masters),
-        "workers": len(cluster.workers),
-        "expected_masters": cluster.expected_masters,
-        "expected_workers": cluster.expected_workers,
+        "state": sparkstack.cluster_state(cluster),
+        "nodes": len(cluster.nodes),
+        "expected_nodes": sum(len(i) for i in cluster.expected.values()),
+        "groups": {
+            g: {"nodes": d["nodes"], "expected": d["expected"]}
+            for g, d in groups_data(cluster).items()
+        },
         "statuses": dict(Counter(n.status for n in cluster.nodes)),
+    }
+
+
+def _spark_data(report: sparkstack.ClusterReport) -> dict[str, Any]:
+    """The ``spark`` part of describe's JSON: Spark's own view, or why it cannot be read."""
+    status = report.service("spark")
+    if isinstance(status, sparkstack.SparkStatus):
+        return dataclasses.asdict(status)
+    return {"status": "unreachable", "master_url": None, "error": report.unreachable}
+
+
+def report_data(report: sparkstack.ClusterReport) -> dict[str, Any]:
+    return {
+        **cluster_data(report.cluster),
+        "lost": report.lost,
+        "manifest": report.manifest.model_dump(mode="json") if report.manifest else None,
+        "unreachable": report.unreachable,
+        "services": [dataclasses.asdict(s) for s in report.services],
+        "spark": _spark_data(report),
     }
 
 
@@ -132,22 +150,24 @@ def _print_table(table: Table) -> None:
         console.print(table)
         return
     needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
-    Console(file=sys.stdout, width=max(console.width, needed)).print(table)
+    wide = Console(file=sys.stdout, width=max(console.width, needed), markup=False, emoji=False)
+    wide.print(table)
 
 
-def _show_cluster(cluster: Cluster, output: OutputFormat) -> None:
-    if emit_data(cluster_data(cluster), output):
-        return
+def _show_cluster(cluster: Cluster) -> None:
+    groups = ", ".join(f"{d['nodes']}/{d['expected']} {g}" for g, d in groups_data(cluster).items())
     console.print(
-        f"[bold]{cluster.name}[/bold] on {cluster.cloud}: {api.cluster_state(cluster)}, "
-        f"{len(cluster.masters)}/{cluster.expected_masters} masters, "
-        f"{len(cluster.workers)}/{cluster.expected_workers} workers, ssh user {cluster.ssh_user}"
+        styled("bold", cluster.name),
+        f" on {cluster.cloud}: {sparkstack.cluster_state(cluster)}, {groups}, "
+        f"ssh user {cluster.ssh_user}",
+        sep="",
     )
-    table = _table("node", "role", "status", "flavor", "fixed IP", "floating IP", "age")
+    table = _table("node", "group", "roles", "status", "flavor", "fixed IP", "floating IP", "age")
     for node in cluster.nodes:
         table.add_row(
             node.name,
-            node.role.value,
+            node.group,
+            ",".join(sorted(r.value for r in node.roles)),
             node.status,
             node.flavor,
             node.fixed_ip or "-",
@@ -157,26 +177,44 @@ def _show_cluster(cluster: Cluster, output: OutputFormat) -> None:
     _print_table(table)
     for node in cluster.nodes:
         if node.fault:
-            console.print(f"[red]{node.name}[/red]: {node.fault}", highlight=False)
+            console.print(styled("red", node.name, f": {node.fault}"))
 
 
-def _metadata(pairs: list[str] | None) -> dict[str, str] | None:
-    if not pairs:
-        return None
-    parsed = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--metadata {pair!r}: write it as KEY=VALUE")
-        parsed[key] = value
-    return parsed
+def _show_report(report: sparkstack.ClusterReport) -> None:
+    _show_cluster(report.cluster)
+    for lost in report.lost:
+        console.print(styled("red", lost, ": lost (deleted outside sparkstack)"))
+    if report.unreachable:
+        console.print(f"services: not read ({report.unreachable})")
+    for status in report.services:
+        color = "green" if status.state == "healthy" else "red"
+        console.print(styled(color, f"{status.service}: {status.state}", f", {status.summary}"))
+        for problem in status.problems:
+            console.print(f"  {problem}")
+        if isinstance(status, sparkstack.SparkStatus) and status.master_url:
+            apps = ", ".join(f"{a.name} ({a.id})" for a in status.running_apps) or "none"
+            console.print(f"  {status.cores} cores, {status.memory_mb} MB; running apps: {apps}")
+    if report.manifest:
+        manifest = report.manifest
+        made = ", ".join(
+            f"{name} {record.filename} (sha512 {record.sha512[:12]}...)"
+            for name, record in manifest.artifacts.items()
+        )
+        console.print(
+            f"manifest: {', '.join(manifest.services)}; {made}; updated "
+            f"{manifest.updated.isoformat()}"
+        )
 
 
 def launch(
     name: Annotated[str, typer.Argument(help="Cluster name (a-z, 0-9, '-').")],
-    file: Annotated[Path | None, typer.Option("--file", "-f", help="Cluster YAML file.")] = None,
-    masters: Annotated[int | None, typer.Option(help="Number of masters.")] = None,
-    workers: Annotated[int | None, typer.Option(help="Number of workers.")] = None,
+    file: FileOpt = None,
+    masters: Annotated[
+        int | None, typer.Option(help="Nodes of the 'master' group.", min=0, max=500)
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Nodes of the 'worker' group.", min=0, max=500)
+    ] = None,
     master_flavor: Annotated[str | None, typer.Option(help="Flavor of the masters.")] = None,
     worker_flavor: Annotated[str | None, typer.Option(help="Flavor of the workers.")] = None,
     image: Annotated[str | None, typer.Option(help="Image name or id.")] = None,
@@ -192,7 +230,10 @@ def launch(
     security_group: Annotated[
         list[str] | None, typer.Option(help="Extra existing security group (repeatable).")
     ] = None,
-    ssh_cidr: Annotated[str | None, typer.Option(help="CIDR allowed to reach SSH.")] = None,
+    ssh_cidr: Annotated[
+        str | None,
+        typer.Option(help="CIDR allowed to reach SSH (default: this client's own address)."),
+    ] = None,
     keypair: Annotated[str | None, typer.Option(help="Existing keypair name.")] = None,
     public_key: Annotated[
         Path | None, typer.Option(help="Local public key file to import.")
@@ -202,12 +243,14 @@ def launch(
         ServerGroupPolicy | None, typer.Option(help="Server group policy.")
     ] = None,
     boot_volume_gb: Annotated[
-        int | None, typer.Option(help="Boot from a volume of this size.")
+        int | None, typer.Option(help="Boot from a volume of this size.", min=1)
     ] = None,
     metadata: Annotated[
         list[str] | None, typer.Option(help="Extra server metadata KEY=VALUE (repeatable).")
     ] = None,
-    timeout: Annotated[int | None, typer.Option(help="Seconds to wait for servers.")] = None,
+    timeout: Annotated[
+        int | None, typer.Option(help="Seconds to wait for servers.", min=10)
+    ] = None,
     provision_only: Annotated[
         bool, typer.Option("--provision-only", help="Stop after the cloud resources.")
     ] = False,
@@ -216,6 +259,8 @@ def launch(
     ] = False,
     spark_tarball: SparkTarballOpt = None,
     spark_version: SparkVersionOpt = None,
+    spark_conf: SparkConfOpt = None,
+    trust_first_host_key: TrustFirstOpt = False,
     cloud: CloudOpt = None,
     output: OutputOpt = OutputFormat.TABLE,
 ) -> None:
@@ -236,79 +281,69 @@ def launch(
         "availability_zone": availability_zone,
         "server_group_policy": server_group,
         "boot_volume_gb": boot_volume_gb,
-        "metadata": _metadata(metadata),
+        "metadata": pairs("--metadata", metadata),
         "timeout_seconds": timeout,
-        **spark_overrides(spark_tarball, spark_version),
+        "trust_first_host_key": trust_first_host_key or None,
+        **spark_overrides(spark_tarball, spark_version, spark_conf),
     }
     spec = load_spec(file, overrides)
     with ProgressReporter(enabled=output is OutputFormat.TABLE) as report:
-        cluster = api.launch(
+        cluster = sparkstack.launch(
             spec, provision_only=provision_only, keep_on_failure=keep_on_failure, report=report
         )
-    _show_cluster(cluster, output)
+    if not emit_data(cluster_data(cluster), output):
+        _show_cluster(cluster)
 
 
 def describe(
-    name: Annotated[str, typer.Argument(help="Cluster name.")],
+    name: NameArg,
     no_spark: Annotated[
-        bool, typer.Option("--no-spark", help="Cloud view only; do not log in to read Spark.")
+        bool,
+        typer.Option(
+            "--no-spark", "--cloud-only", help="Cloud view only; do not log in to the nodes."
+        ),
     ] = False,
+    trust_first_host_key: TrustFirstOpt = False,
     cloud: CloudOpt = None,
     output: OutputOpt = OutputFormat.TABLE,
 ) -> None:
-    """Each node's role, status, flavor, addresses and age; lost nodes; Spark's health."""
-    report = status_api.describe(name, cloud, with_spark=not no_spark)
-    data = {**cluster_data(report.cluster), "lost": report.lost, "spark": report.spark}
-    if emit_data(data, output):
-        return
-    _show_cluster(report.cluster, output)
-    for lost in report.lost:
-        console.print(f"[red]{lost}[/red]: lost (deleted outside sparkstack)", highlight=False)
-    if report.spark:
-        _show_spark(report.spark)
-
-
-def _show_spark(spark: dict[str, Any]) -> None:
-    if spark.get("master_url") is None:
-        console.print(f"spark: {spark.get('status')} ({spark.get('error', 'no master answers')})")
-        return
-    apps = ", ".join(f"{a['name']} ({a['id']})" for a in spark.get("running_apps", [])) or "none"
-    console.print(
-        f"spark: {spark['master_url']} {spark.get('status')}, "
-        f"{spark['alive_workers']}/{spark['expected_workers']} workers alive, "
-        f"{spark.get('cores')} cores, {spark.get('memory_mb')} MB; running apps: {apps}",
-        highlight=False,
+    """Nodes by group with status, addresses and age; lost nodes; the manifest; services."""
+    report = sparkstack.describe(
+        name, cloud, with_services=not no_spark, trust_first_host_key=trust_first_host_key
     )
+    if not emit_data(report_data(report), output):
+        _show_report(report)
 
 
 def list_(cloud: CloudOpt = None, output: OutputOpt = OutputFormat.TABLE) -> None:
     """Every sparkstack cluster of the project, with counts and states."""
-    found = api.list_clusters(cloud)
+    found = sparkstack.list_clusters(cloud)
     if emit_data([summary_data(c) for c in found], output):
         return
     if not found:
         console.print(f"no sparkstack clusters on {cloud_name(cloud)}")
         return
-    table = _table("cluster", "state", "masters", "workers", "statuses")
+    table = _table("cluster", "state", "nodes", "groups", "statuses")
     for cluster in found:
         data = summary_data(cluster)
         table.add_row(
             cluster.name,
             data["state"],
-            f"{data['masters']}/{data['expected_masters']}",
-            f"{data['workers']}/{data['expected_workers']}",
+            f"{data['nodes']}/{data['expected_nodes']}",
+            ", ".join(f"{g} {d['nodes']}/{d['expected']}" for g, d in data["groups"].items()),
             ", ".join(f"{k} {v}" for k, v in sorted(data["statuses"].items())) or "-",
         )
     _print_table(table)
 
 
 def destroy(
-    name: Annotated[str, typer.Argument(help="Cluster name.")],
+    name: NameArg,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     cloud: CloudOpt = None,
     output: OutputOpt = OutputFormat.TABLE,
 ) -> None:
     """Delete every resource of the cluster, in order; safe to run again."""
+    check_cluster_name(name)
     if not yes:
         typer.confirm(
             f"Destroy cluster '{name}' on {cloud_name(cloud)} (servers, addresses, network "
@@ -317,7 +352,7 @@ def destroy(
             err=True,
         )
     with ProgressReporter(enabled=output is OutputFormat.TABLE) as report:
-        removed = api.destroy(name, cloud, report)
+        removed = sparkstack.destroy(name, cloud, report)
     if emit_data({"name": name, "cloud": cloud_name(cloud), "removed": removed}, output):
         return
     if not any(removed.values()):
@@ -327,9 +362,63 @@ def destroy(
     console.print(f"destroyed cluster '{name}': {done}")
 
 
+_DURATION = re.compile(r"^(\d+)([smhd]?)$")
+
+
+def _duration(text: str) -> timedelta:
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise UsageError(f"--older-than {text!r}: give a duration such as 90s, 30m, 2h or 1d")
+    size = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    return timedelta(seconds=int(match.group(1)) * size)
+
+
+def cleanup(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Only these clusters (default: all).")
+    ] = None,
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Untouched for this long (e.g. 30m, 2h).")
+    ] = "1h",
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    cloud: CloudOpt = None,
+    output: OutputOpt = OutputFormat.TABLE,
+) -> None:
+    """Remove what killed clients left: clusters whose launch never finished, and remains of
+    clusters with no server left. Running clusters are never touched (destroy is for those)."""
+    age = _duration(older_than)
+    session, found = sparkstack.cleanup_leftovers(cloud, older_than=age, only=names or [])
+    rows: list[dict[str, Any]] = [
+        {
+            "cluster": f.cluster,
+            "reason": f.reason,
+            "resources": f.resources,
+            "newest": f.newest.isoformat() if f.newest else None,
+        }
+        for f in found
+    ]
+    if not found:
+        if not emit_data({"leftovers": [], "removed": {}}, output):
+            console.print(f"no leftovers on {session.name} older than {older_than}")
+        return
+    if output is OutputFormat.TABLE:
+        table = _table("cluster", "why", "resources", "last change")
+        for row in rows:
+            counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in row["resources"].items())
+            table.add_row(row["cluster"], row["reason"], counts, row["newest"] or "-")
+        _print_table(table)
+    if not yes:
+        typer.confirm(f"Remove these {len(found)} leftover cluster(s)?", abort=True, err=True)
+    with ProgressReporter(enabled=output is OutputFormat.TABLE) as report:
+        removed = sparkstack.remove_leftovers(session, found, report)
+    if not emit_data({"leftovers": rows, "removed": removed}, output):
+        console.print(f"removed {len(removed)} leftover cluster(s)")
+
+
 def register(app: typer.Typer) -> None:
     """Attach the cluster commands to the root app."""
     app.command()(launch)
     app.command()(describe)
     app.command("list")(list_)
     app.command()(destroy)
+    app.command()(cleanup)

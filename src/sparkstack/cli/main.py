@@ -1,13 +1,21 @@
-"""Entry point of the ``sparkstack`` command: builds the Typer app and maps errors to exit codes."""
+"""Entry point of the ``sparkstack`` command: builds the Typer app and maps errors to exit codes.
+
+No traceback reaches the user without ``--debug``: a sparkstack error is one line with its exit
+code, anything unexpected is one line that says how to get the details.
+"""
 
 from __future__ import annotations
 
 import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from sparkstack import __version__
-from sparkstack.cli.output import err_console
+from sparkstack import logs
+from sparkstack._version import __version__
+from sparkstack.cli.output import err_console, error_line
 from sparkstack.errors import SparkstackError
 
 app = typer.Typer(
@@ -16,7 +24,12 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
+
+#: Exit code of an error sparkstack did not expect (a bug): one line, details with --debug.
+INTERNAL_ERROR = 70
+_debug = False
 
 
 def _version_callback(value: bool) -> None:
@@ -27,11 +40,24 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
-    ),
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Log API requests and SSH commands (secrets redacted)."),
+    ] = False,
+    log_file: Annotated[
+        Path | None, typer.Option("--log-file", help="Write that debug log to this file.")
+    ] = None,
 ) -> None:
     """Launch, run and tear down Apache Spark clusters on OpenStack clouds."""
+    global _debug
+    _debug = debug
+    logs.setup(debug, log_file)
 
 
 def _register_commands() -> None:
@@ -44,16 +70,18 @@ def _register_commands() -> None:
 
 
 def main() -> None:
-    """Run the CLI; a SparkstackError becomes one red line and its exit code."""
+    """Run the CLI; an error becomes one red line and its exit code."""
     _register_commands()
     try:
         # outside standalone mode, a command's typer.Exit(code) comes back as the return value
         code = app(standalone_mode=False)
     except SparkstackError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        if _debug:
+            traceback.print_exc()
+        error_line(str(exc))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        err_console.print("[red]error:[/red] interrupted")
+        error_line("interrupted")
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -61,9 +89,18 @@ def main() -> None:
         err_console.print("aborted")
         sys.exit(1)
     except typer.TyperException as exc:  # usage errors of typer's vendored click
-        show = getattr(exc, "show", None)
-        if show is None:
-            raise
-        show()
+        message = exc.format_message()
+        ctx = getattr(exc, "ctx", None)
+        where = f"`{ctx.command_path} --help`" if ctx is not None else "`sparkstack --help`"
+        error_line(f"{message.rstrip('.')}; see {where}")
         sys.exit(getattr(exc, "exit_code", 2))
+    except Exception as exc:  # a bug: one line, the traceback with --debug
+        if _debug:
+            traceback.print_exc()
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        error_line(
+            f"internal error ({type(exc).__name__}: {first[:200]}); rerun with --debug for the "
+            "traceback and report it"
+        )
+        sys.exit(INTERNAL_ERROR)
     sys.exit(code if isinstance(code, int) else 0)

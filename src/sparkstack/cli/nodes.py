@@ -10,105 +10,146 @@ from typing import Annotated
 
 import typer
 
-from sparkstack.api import services as api
-from sparkstack.api.clusters import find_cluster
-from sparkstack.cli.options import CloudOpt, SparkTarballOpt, SparkVersionOpt, spark_overrides
-from sparkstack.cli.output import console, err_console
+import sparkstack
+from sparkstack.api.shell import login_command, open_ui_tunnel
+from sparkstack.cli.options import (
+    CloudOpt,
+    FileOpt,
+    NameArg,
+    SparkConfOpt,
+    SparkTarballOpt,
+    SparkVersionOpt,
+    TrustFirstOpt,
+    spark_overrides,
+)
+from sparkstack.cli.output import console, err_console, styled
 from sparkstack.cli.progress import ProgressReporter
 from sparkstack.cluster import Role
-from sparkstack.errors import NodeError
+from sparkstack.errors import NodeError, UsageError
 from sparkstack.nodes.runner import Result
-from sparkstack.spec import load_spec
+from sparkstack.validation import check_cluster_name
 
 MastersOpt = Annotated[bool, typer.Option("--masters", help="Only the masters.")]
 WorkersOpt = Annotated[bool, typer.Option("--workers", help="Only the workers.")]
+GroupOpt = Annotated[
+    list[str] | None, typer.Option("--group", help="Only the nodes of this group (repeatable).")
+]
 
 
-def _role(masters: bool, workers: bool) -> Role | None:
+def _selection(masters: bool, workers: bool, groups: list[str] | None) -> sparkstack.Selection:
     if masters and workers:
-        raise typer.BadParameter("give --masters or --workers, not both")
-    return Role.MASTER if masters else Role.WORKER if workers else None
+        raise UsageError("give --masters or --workers, not both (without either: every node)")
+    roles = {Role.SPARK_MASTER} if masters else {Role.SPARK_WORKER} if workers else set()
+    return sparkstack.Selection(frozenset(roles), frozenset(groups or []))
 
 
 def _print_line(node: str, line: str) -> None:
-    console.print(f"[cyan]{node}[/cyan] {line}", highlight=False, markup=True, soft_wrap=True)
+    console.print(styled("cyan", node, f" {line}"), soft_wrap=True)
 
 
 def configure(
-    name: Annotated[str, typer.Argument(help="Cluster name.")],
-    file: Annotated[Path | None, typer.Option("--file", "-f", help="Cluster file (YAML).")] = None,
-    cloud: CloudOpt = None,
+    name: NameArg,
+    file: FileOpt = None,
     spark_tarball: SparkTarballOpt = None,
     spark_version: SparkVersionOpt = None,
+    spark_conf: SparkConfOpt = None,
+    ssh_cidr: Annotated[
+        str | None, typer.Option(help="Open SSH to this CIDR instead (before connecting).")
+    ] = None,
+    trust_first_host_key: TrustFirstOpt = False,
+    cloud: CloudOpt = None,
 ) -> None:
-    """Install/configure Spark again on a running cluster (no change: no restart)."""
-    overrides = {"name": name, "cloud": cloud, **spark_overrides(spark_tarball, spark_version)}
-    spec = load_spec(file, overrides)
+    """Re-apply what the cluster runs (its manifest), or change it with --file or flags;
+    restarts only what changed, nothing when nothing did; heals stopped daemons."""
+    overrides = spark_overrides(spark_tarball, spark_version, spark_conf)
     with ProgressReporter() as report:
-        done = api.configure_cluster(name, spec, spec.cloud, report)
-    changed = ", ".join(done.changed) or "nothing changed"
-    console.print(f"Spark at {done.master_url} healthy in {done.seconds:.1f} s ({changed})")
+        done = sparkstack.configure(
+            name,
+            cloud=cloud,
+            file=file,
+            overrides=overrides,
+            ssh_cidr=ssh_cidr,
+            trust_first_host_key=trust_first_host_key,
+            report=report,
+        )
+    for line in done.differences:
+        console.print(f"changed {line}")
+    changed = ", ".join(done.changed_nodes) or "nothing changed"
+    url = done.outputs.get("spark.master_url", "")
+    console.print(f"{name} healthy in {done.seconds:.1f} s ({changed}) {url}".rstrip())
 
 
 def submit(
-    name: Annotated[str, typer.Argument(help="Cluster name.")],
+    name: NameArg,
     app: Annotated[Path, typer.Argument(help="Your application: a .py file or a .jar.")],
     args: Annotated[list[str] | None, typer.Argument(help="Arguments after --.")] = None,
     main_class: Annotated[str | None, typer.Option("--class", help="Main class of a jar.")] = None,
     py_files: Annotated[
         list[Path] | None, typer.Option("--py-files", help="Extra .py/.zip files (repeatable).")
     ] = None,
+    trust_first_host_key: TrustFirstOpt = False,
     cloud: CloudOpt = None,
 ) -> None:
     """Run an application with spark-submit on a master; exits with its exit code."""
-    cluster = find_cluster(name, cloud)
-    code = api.submit(
-        cluster,
+    code = sparkstack.submit(
+        name,
         app,
+        cloud=cloud,
         args=args or [],
         main_class=main_class,
         py_files=py_files or [],
         on_line=lambda _node, line: print(line, flush=True),
+        trust_first_host_key=trust_first_host_key,
     )
     raise typer.Exit(code)
 
 
 def login(
-    name: Annotated[str, typer.Argument(help="Cluster name.")], cloud: CloudOpt = None
+    name: NameArg, trust_first_host_key: TrustFirstOpt = False, cloud: CloudOpt = None
 ) -> None:
     """An interactive shell on the first master (the system ssh client, strict host keys)."""
-    command = api.login_command(find_cluster(name, cloud))
+    command = login_command(name, cloud, trust_first_host_key=trust_first_host_key)
     sys.stdout.flush()
     os.execvp(command[0], command)
 
 
 def run_command(
-    name: Annotated[str, typer.Argument(help="Cluster name.")],
+    name: NameArg,
     command: Annotated[list[str], typer.Argument(help="The command, after --.")],
     masters: MastersOpt = False,
     workers: WorkersOpt = False,
+    group: GroupOpt = None,
+    trust_first_host_key: TrustFirstOpt = False,
     cloud: CloudOpt = None,
 ) -> None:
     """Run a shell command on every node at once; non-zero if any failed."""
-    results = api.run_command(
-        find_cluster(name, cloud),
+    on = _selection(masters, workers, group)
+    results = sparkstack.run_command(
+        name,
         " ".join(command),
-        role=_role(masters, workers),
+        cloud=cloud,
+        on=on,
         on_line=_print_line,
+        trust_first_host_key=trust_first_host_key,
     )
     _summary(results)
 
 
 def copy_file(
-    name: Annotated[str, typer.Argument(help="Cluster name.")],
+    name: NameArg,
     local: Annotated[Path, typer.Argument(help="Local file.")],
     remote: Annotated[str, typer.Argument(help="Path on the nodes.")],
     masters: MastersOpt = False,
     workers: WorkersOpt = False,
+    group: GroupOpt = None,
+    trust_first_host_key: TrustFirstOpt = False,
     cloud: CloudOpt = None,
 ) -> None:
-    """Copy a local file to every node (or only masters / workers) at once."""
-    results = api.copy_file(find_cluster(name, cloud), local, remote, role=_role(masters, workers))
+    """Copy a local file to every node (or only masters / workers / a group) at once."""
+    on = _selection(masters, workers, group)
+    results = sparkstack.copy_file(
+        name, local, remote, cloud=cloud, on=on, trust_first_host_key=trust_first_host_key
+    )
     _summary(results)
 
 
@@ -119,25 +160,37 @@ def _summary(results: Mapping[str, Result | NodeError | None]) -> None:
         if isinstance(r, NodeError) or (isinstance(r, Result) and not r.ok)
     }
     for node, why in sorted(failed.items()):
-        err_console.print(f"[red]failed[/red] {node}: {why}", highlight=False)
+        err_console.print(styled("red", "failed", f" {node}: {why}"))
     ok = len(results) - len(failed)
-    err_console.print(f"{ok}/{len(results)} nodes succeeded", highlight=False)
+    err_console.print(f"{ok}/{len(results)} nodes succeeded")
     if failed:
         raise typer.Exit(1)
 
 
 def ui(
-    name: Annotated[str, typer.Argument(help="Cluster name.")],
-    port: Annotated[int, typer.Option("--port", help="Local port (0: any free one).")] = 0,
+    name: NameArg,
+    port: Annotated[
+        int, typer.Option("--port", help="Local port (0: any free one).", min=0, max=65535)
+    ] = 0,
+    service: Annotated[str, typer.Option("--service", help="Whose web UI.")] = "spark",
+    trust_first_host_key: TrustFirstOpt = False,
     cloud: CloudOpt = None,
 ) -> None:
-    """Tunnel the master's web UI to a local port over SSH; Ctrl-C closes it."""
+    """Tunnel a service's web UI (Spark's master by default) to a local port; Ctrl-C closes it."""
+    check_cluster_name(name)
 
     def ready(url: str) -> None:
-        console.print(f"Spark master UI: {url}  (Ctrl-C to close)", highlight=False)
+        console.print(f"{service} web UI: {url}  (Ctrl-C to close)")
 
     try:
-        api.open_ui_tunnel(find_cluster(name, cloud), ready, local_port=port)
+        open_ui_tunnel(
+            name,
+            ready,
+            cloud=cloud,
+            service=service,
+            local_port=port,
+            trust_first_host_key=trust_first_host_key,
+        )
     except KeyboardInterrupt:
         console.print("tunnel closed")
 

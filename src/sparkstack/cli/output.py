@@ -1,4 +1,9 @@
-"""Rendering of results: rich tables for people, stable JSON/YAML for scripts."""
+"""Rendering of results: rich tables for people, stable JSON/YAML for scripts.
+
+Rich markup, emoji codes and highlighting are off on both consoles: names, values and messages
+come from users, files and the cloud, and a ``[/x]`` in one of them is text, not a style. The
+CLI's own styles are applied with :class:`rich.text.Text` pieces instead.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,10 @@ from typing import Any
 
 import yaml
 from rich.console import Console
+from rich.text import Text
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(markup=False, emoji=False, highlight=False)
+err_console = Console(stderr=True, markup=False, emoji=False, highlight=False)
 
 
 class OutputFormat(StrEnum):
@@ -28,3 +34,17 @@ def emit_data(data: Any, fmt: OutputFormat) -> bool:
         print(yaml.safe_dump(data, sort_keys=True, default_flow_style=False), end="")
         return True
     return False
+
+
+def styled(style: str, text: str, rest: str = "") -> Text:
+    """``text`` in ``style`` followed by plain ``rest`` (neither is read as markup)."""
+    return Text.assemble((text, style), rest)
+
+
+def error_line(message: str) -> None:
+    """``error: <message>`` on stderr, never wrapped."""
+    err_console.print(styled("red", "error:", f" {message}"), soft_wrap=True)
+
+
+def warning_line(message: str) -> None:
+    err_console.print(styled("yellow", "warning:", f" {message}"), soft_wrap=True)

@@ -1,0 +1,381 @@
+"""Cluster lifecycle: launch, configure, list and destroy, as plain typed functions.
+
+``launch`` goes one way: preflight (the cloud and the artifacts, before anything is created) ->
+provision (servers, addresses and console host keys in one cloud session) -> reach the nodes ->
+services -> the manifest on the masters. Any failure or Ctrl-C removes everything this launch
+created, found again by the cluster's tags, unless ``keep_on_failure``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sparkstack import keys
+from sparkstack.api import _sync
+from sparkstack.api.access import hosts_of, ssh_access
+from sparkstack.api.deploy import (
+    DeployReport,
+    ServicePlan,
+    deploy_on,
+    records,
+    resolve_artifacts,
+    state_hosts,
+)
+from sparkstack.api.lookup import find_cluster, open_cluster
+from sparkstack.api.state import ClusterState, new_secrets
+from sparkstack.cloud import naming
+from sparkstack.cloud.connection import Cloud, connect
+from sparkstack.cloud.inventory import read_all
+from sparkstack.cloud.layout import GroupRequest
+from sparkstack.cloud.preflight import Plan, run_preflight
+from sparkstack.cloud.provision import KeyChoice, provision
+from sparkstack.cloud.security import ANYWHERE, PortRange, open_ssh_to, rule_count, set_launch_state
+from sparkstack.cloud.servers import set_metadata
+from sparkstack.cloud.teardown import KINDS, teardown
+from sparkstack.cluster import Cluster
+from sparkstack.errors import Interrupted, SparkstackError
+from sparkstack.events import Phase, Reporter, silent
+from sparkstack.manifest import RECONFIGURABLE, Manifest, differences
+from sparkstack.paths import cache_dir
+from sparkstack.services import pipeline
+from sparkstack.services.artifacts import Artifact, recorded
+from sparkstack.services.base import Service
+from sparkstack.spec import ClusterSpec, load_spec
+from sparkstack.validation import check_cluster_name
+
+T = TypeVar("T")
+
+
+def group_requests(spec: ClusterSpec, services: list[Service]) -> list[GroupRequest]:
+    """The servers to boot, per group; groups hosting a client role get floating IPs unless
+    the file says otherwise."""
+    client = pipeline.client_roles(services)
+    return [
+        GroupRequest(
+            group=name,
+            count=group.count,
+            flavor=group.flavor,
+            image=spec.image_of(name),
+            roles=tuple(r.value for r in group.roles),
+            floating_ip=group.floating_ip
+            if group.floating_ip is not None
+            else bool(set(group.roles) & client),
+        )
+        for name, group in spec.groups.items()
+        if group.count > 0
+    ]
+
+
+def member_ports(services: list[Service]) -> list[PortRange]:
+    return [PortRange(p.first, p.last, p.purpose) for p in pipeline.member_ports(services)]
+
+
+def _key_choice(cloud: Cloud, spec: ClusterSpec) -> KeyChoice:
+    if spec.key.keypair:
+        private = spec.key.private_key_file
+        return KeyChoice(keypair=spec.key.keypair, private_key_file=str(private or ""))
+    if spec.key.public_key_file:
+        public = spec.key.public_key_file
+        private = spec.key.private_key_file or public.with_suffix("")
+        return KeyChoice(
+            public_key=keys.read_public_key(public), private_key_file=str(private.absolute())
+        )
+    return KeyChoice(public_key=keys.ensure_cluster_key(cloud.identity, spec.name))
+
+
+@dataclasses.dataclass(frozen=True)
+class LaunchPlan:
+    """What preflight resolved: the cloud's ids, the servers to boot, the services to run."""
+
+    cloud: Cloud
+    plan: Plan
+    groups: list[GroupRequest]
+    ports: list[PortRange]
+    services: ServicePlan
+
+
+def preflight(spec: ClusterSpec, report: Reporter = silent) -> LaunchPlan:
+    """Connect and check everything a launch of ``spec`` needs, the cloud and the software
+    (both at once); nothing is created."""
+    services = pipeline.services_for(spec)
+    groups = group_requests(spec, services)
+    ports = member_ports(services)
+    if spec.ssh_cidr == ANYWHERE:
+        report_warning(report, "SSH will be open to the whole internet (ssh_cidr 0.0.0.0/0)")
+    cloud = connect(spec.cloud)
+    try:
+        with Phase(report, "preflight", total=2, text="checking the cloud") as phase:
+            software = in_background(lambda: resolve_artifacts(services))
+            plan = run_preflight(cloud, spec, groups, rule_count(ports, spec.open_ports))
+            phase.advance("cloud")
+            artifacts = software.result()
+            phase.advance("software")
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted during preflight; nothing was created") from None
+    names = [name for s in services for name in s.secrets()]
+    state = ClusterState(
+        Manifest.new(spec, [s.name for s in services], records(artifacts)), new_secrets(names)
+    )
+    return LaunchPlan(cloud, plan, groups, ports, ServicePlan(spec, services, artifacts, state))
+
+
+def in_background(call: Callable[[], T]) -> Future[T]:
+    """``call()`` in a daemon thread: an interrupted caller does not wait for it to end."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(call())
+        except BaseException as exc:  # handed to the caller through the future
+            future.set_exception(exc)
+
+    threading.Thread(target=run, daemon=True).start()
+    return future
+
+
+def report_warning(report: Reporter, text: str) -> None:
+    with Phase(report, "warning", text=text) as phase:
+        phase.message(text)
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Let a rollback finish even if Ctrl-C is pressed again (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _rollback(cloud: Cloud, name: str, report: Reporter) -> str:
+    """Remove what the launch made; return a clause for the error line."""
+    try:
+        with _sigint_ignored():
+            _remove(cloud, name, report, phase="rollback")
+    except SparkstackError as exc:
+        return (
+            f"the rollback failed too ({exc}); once the cloud answers, run "
+            f"`sparkstack destroy {name} --cloud {cloud.name}`"
+        )
+    return "everything this launch created has been removed"
+
+
+def _add_note(exc: SparkstackError, note: str) -> None:
+    """Add ``note`` to the error's line; class, attributes and cause stay as they are."""
+    exc.args = (f"{exc}; {note}", *exc.args[1:])
+
+
+def _record_manifest(cloud: Cloud, cluster: Cluster, manifest: Manifest) -> None:
+    keepers = state_hosts(hosts_of(cluster))
+    items = {naming.META_MANIFEST: manifest.digest()}
+    set_metadata(cloud, [h.node.server_id for h in keepers], items)
+
+
+def _deploy_new(
+    launch: LaunchPlan, cluster: Cluster, host_keys: dict[str, list[str]], report: Reporter
+) -> DeployReport:
+    spec = launch.services.spec
+    cloud = launch.cloud
+
+    def narrow(address: str | None) -> None:
+        if spec.ssh_cidr is None and address:
+            open_ssh_to(cloud, spec.name, address)
+            report_warning(report, f"SSH is open only to {address} (this client, as seen)")
+
+    access = ssh_access(
+        cloud, cluster, console_keys=host_keys, trust_first=spec.trust_first_host_key
+    )
+    done = _sync.run(
+        deploy_on(cluster, access, lambda _old: launch.services, report, on_reached=narrow)
+    )
+    _record_manifest(cloud, cluster, launch.services.state.manifest)
+    return done
+
+
+def launch(
+    spec: ClusterSpec,
+    *,
+    provision_only: bool = False,
+    keep_on_failure: bool = False,
+    report: Reporter = silent,
+) -> Cluster:
+    """Provision ``spec`` and deploy its services; roll back on any failure or Ctrl-C."""
+    plan = preflight(spec, report)
+    cloud = plan.cloud
+    try:
+        for artifact in plan.services.artifacts.values():
+            artifact.start_fetch(report)  # downloads overlap the boot
+        key = _key_choice(cloud, spec)
+        made = provision(cloud, spec, plan.groups, plan.plan, key, plan.ports, report)
+        if not provision_only:
+            _deploy_new(plan, made.cluster, made.host_keys, report)
+        set_launch_state(cloud, spec.name, naming.LaunchState.READY)
+        return dataclasses.replace(made.cluster, launch_state=naming.LaunchState.READY.value)
+    except KeyboardInterrupt:
+        if keep_on_failure:
+            raise Interrupted(
+                f"interrupted; what was created is kept (--keep-on-failure): "
+                f"`sparkstack destroy {spec.name}` removes it"
+            ) from None
+        raise Interrupted(f"interrupted; {_rollback(cloud, spec.name, report)}") from None
+    except SparkstackError as exc:
+        if keep_on_failure:
+            _add_note(
+                exc,
+                f"resources kept (--keep-on-failure): `sparkstack destroy {spec.name}` "
+                "removes them",
+            )
+        else:
+            _add_note(exc, _rollback(cloud, spec.name, report))
+        raise
+    except BaseException:
+        if not keep_on_failure:
+            _rollback(cloud, spec.name, report)
+        raise
+
+
+# ---- configure ----------------------------------------------------------------------------
+
+
+def _configure_plan(
+    old: ClusterState | None,
+    file: Path | None,
+    flags: dict[str, Any],
+    report: Reporter,
+) -> ServicePlan:
+    """The manifest's spec with the file or flags applied to what configure may change (the
+    services' settings); what else a file changes (groups, image...) is kept as launched,
+    and said so."""
+    if old is None:
+        raise SparkstackError(
+            "the cluster keeps no manifest (launched by an older sparkstack?); nothing to re-apply"
+        )
+    manifest = old.manifest
+    base = {**manifest.spec, "name": manifest.cluster}
+    wanted = load_spec(file, flags, base=None if file else base).model_dump(mode="json")
+    new = load_spec(base={**base, **{k: wanted[k] for k in RECONFIGURABLE}})
+    fixed = [k for k in base if k not in RECONFIGURABLE]
+    for line in differences({k: base[k] for k in fixed}, {k: wanted.get(k) for k in fixed}):
+        report_warning(report, f"configure does not change {line} (kept as launched)")
+    changes = differences(
+        {k: base.get(k) for k in RECONFIGURABLE}, {k: wanted[k] for k in RECONFIGURABLE}
+    )
+    services = pipeline.services_for(new)
+    launched = {
+        source.name: source
+        for service in pipeline.services_for(manifest.cluster_spec())
+        for source in service.artifacts()
+    }
+    artifacts: dict[str, Artifact] = {}
+    for service in services:
+        for source in service.artifacts():
+            before = manifest.artifacts.get(source.name)
+            if before is not None and launched.get(source.name) == source:
+                artifacts[source.name] = recorded(
+                    source.name, before.filename, before.sha512, source, cache_dir() / "downloads"
+                )
+            else:
+                artifacts.update(resolve_artifacts([service]))
+    names = [name for s in services for name in s.secrets()]
+    state = ClusterState(
+        manifest.updated_with(new, records(artifacts)) if changes else manifest,
+        new_secrets(names, old.secrets),
+    )
+    return ServicePlan(new, services, artifacts, state, changes)
+
+
+def configure(
+    name: str,
+    *,
+    cloud: str | None = None,
+    file: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    ssh_cidr: str | None = None,
+    trust_first_host_key: bool = False,
+    report: Reporter = silent,
+) -> DeployReport:
+    """Re-apply what the cluster runs (its manifest), changed by ``file`` or ``overrides``
+    when given; restarts only what changed (nothing, when nothing did)."""
+    check_cluster_name(name)
+    if file is not None or overrides:
+        load_spec(file, {"name": name, **(overrides or {})})  # every check before the network
+    session, cluster = open_cluster(name, cloud)
+    if ssh_cidr:
+        open_ssh_to(session, name, ssh_cidr)
+    access = ssh_access(session, cluster, trust_first=trust_first_host_key)
+    flags = {"name": name, **(overrides or {})}
+    try:
+        done = _sync.run(
+            deploy_on(
+                cluster, access, lambda old: _configure_plan(old, file, flags, report), report
+            )
+        )
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted; cluster {name} may be half configured: run "
+            f"`sparkstack configure {name}` again"
+        ) from None
+    if done.differences and done.manifest is not None:
+        _record_manifest(session, cluster, done.manifest)
+    return done
+
+
+# ---- list and destroy ---------------------------------------------------------------------
+
+
+def list_clusters(cloud: str | None = None) -> list[Cluster]:
+    """Every sparkstack cluster of the project, found by its tags."""
+    return read_all(connect(cloud))
+
+
+def _remove(cloud: Cloud, name: str, report: Reporter, phase: str) -> dict[str, int]:
+    with Phase(report, phase, total=len(KINDS), text=f"removing {name}") as progress:
+        removed = teardown(
+            cloud, name, on_step=lambda kind, n: progress.advance(f"{n} {kind.replace('_', ' ')}")
+        )
+    keys.forget_cluster(cloud.identity, name)
+    return removed
+
+
+def destroy(name: str, cloud: str | None = None, report: Reporter = silent) -> dict[str, int]:
+    """Remove every resource of the cluster; return counts per kind (all 0: nothing was left)."""
+    check_cluster_name(name)
+    session = connect(cloud)
+    try:
+        return _remove(session, name, report, phase="destroy")
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted; part of cluster {name} may be left: run `sparkstack destroy {name}` "
+            "again"
+        ) from None
+
+
+def cluster_state(cluster: Cluster) -> str:
+    """One word for a cluster: active, building, error, degraded (nodes missing or down),
+    launching (a launch not finished) or empty."""
+    statuses = {node.status for node in cluster.nodes}
+    if not cluster.nodes:
+        return "empty"
+    if "ERROR" in statuses:
+        return "error"
+    if statuses & {"BUILD", "REBUILD", "REBOOT", "HARD_REBOOT"}:
+        return "building"
+    if cluster.launch_state == naming.LaunchState.LAUNCHING.value:
+        return "launching"
+    if statuses != {"ACTIVE"} or cluster.lost():
+        return "degraded"
+    return "active"
+
+
+__all__ = ["configure", "destroy", "find_cluster", "launch", "list_clusters", "preflight"]
