@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from sparkstack.api import clusters as api
+from sparkstack.api import lifecycle as api
 from sparkstack.cloud import naming
 from sparkstack.errors import CloudError, PreflightError, QuotaError, ServerFaultError
 from sparkstack.events import Event
@@ -63,17 +63,21 @@ def test_launch_describe_list_destroy_with_two_flavors(cloud_env: dict[str, str]
         assert described.returncode == 0, described.stderr
         data = json.loads(described.stdout)
         assert data["state"] == "active"
-        assert data["expected"] == {"masters": 1, "workers": 3}
+        assert data["launch_state"] == "ready"
+        assert {g: (d["expected"], d["nodes"]) for g, d in data["groups"].items()} == {
+            "master": (1, 1),
+            "worker": (3, 3),
+        }
         assert data["ssh_user"] == "ubuntu"
         nodes = data["nodes"]
-        assert [(n["role"], n["index"], n["status"]) for n in nodes] == [
-            ("master", 1, "ACTIVE"),
-            ("worker", 1, "ACTIVE"),
-            ("worker", 2, "ACTIVE"),
-            ("worker", 3, "ACTIVE"),
+        assert [(n["group"], n["roles"], n["index"], n["status"]) for n in nodes] == [
+            ("master", ["spark-master"], 1, "ACTIVE"),
+            ("worker", ["spark-worker"], 1, "ACTIVE"),
+            ("worker", ["spark-worker"], 2, "ACTIVE"),
+            ("worker", ["spark-worker"], 3, "ACTIVE"),
         ]
-        assert {n["flavor"] for n in nodes if n["role"] == "master"} == {"m1.small"}
-        assert {n["flavor"] for n in nodes if n["role"] == "worker"} == {"m1.tiny"}
+        assert {n["flavor"] for n in nodes if n["group"] == "master"} == {"m1.small"}
+        assert {n["flavor"] for n in nodes if n["group"] == "worker"} == {"m1.tiny"}
         assert nodes[0]["floating_ip"] and all(n["floating_ip"] is None for n in nodes[1:])
         assert all(n["fixed_ip"] and n["age_seconds"] is not None for n in nodes)
         assert json.loads(launched.stdout)["nodes"][0]["name"] == "pt-basic-master-1"
@@ -104,12 +108,13 @@ def test_twenty_nodes_on_a_created_network(cloud_env: dict[str, str], member: An
     try:
         cluster = api.launch(wanted, provision_only=True)
         assert len(cluster.nodes) == 20 and {n.status for n in cluster.nodes} == {"ACTIVE"}
+        assert [n.name for n in cluster.nodes][:2] == ["pt-big-master-1", "pt-big-worker-1"]
         subnet = ipaddress.ip_network("198.18.66.0/24")
         assert all(ipaddress.ip_address(n.fixed_ip or "") in subnet for n in cluster.nodes)
         tag = naming.cluster_tag("pt-big")
         assert [n.name for n in member.network.networks(tags=tag)] == ["sparkstack-pt-big"]
         assert len(list(member.network.routers(tags=tag))) == 1
-        assert sorted(n.index for n in cluster.workers) == list(range(1, 20))
+        assert sorted(n.index for n in cluster.in_group("worker")) == list(range(1, 20))
     finally:
         removed = api.destroy("pt-big", "devcloud")
     assert removed["servers"] == 20 and removed["networks"] == 1 and removed["routers"] == 1

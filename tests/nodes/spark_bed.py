@@ -23,8 +23,9 @@ def bed_cluster(bed: TestBed, name: str, workers: int | None = None, jump: bool 
     nodes = tuple(
         Node(
             name=h.name,
-            role=Role.MASTER if i == 0 else Role.WORKER,
-            index=i,
+            group="master" if i == 0 else "worker",
+            roles=frozenset({Role.SPARK_MASTER if i == 0 else Role.SPARK_WORKER}),
+            index=max(i, 1),
             server_id=h.name,
             status="ACTIVE",
             flavor="bed.small",
@@ -35,7 +36,8 @@ def bed_cluster(bed: TestBed, name: str, workers: int | None = None, jump: bool 
         )
         for i, h in enumerate(hosts)
     )
-    return Cluster(name, "testhosts", bed.user, nodes, 1, len(nodes) - 1)
+    expected = {"master": (1,), "worker": tuple(range(1, len(nodes)))}
+    return Cluster(name, "testhosts", "testhosts", bed.user, nodes, expected, "ready")
 
 
 def bed_access(bed: TestBed, known_hosts: Path, **kwargs: float) -> SSHAccess:

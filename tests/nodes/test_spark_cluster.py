@@ -17,13 +17,20 @@ from typing import Any
 import pytest
 from spark_bed import bed_access, bed_cluster
 
-from sparkstack.api import services as api
+from sparkstack import Selection, SparkStatus
+from sparkstack.api import _sync
+from sparkstack.api.deploy import DeployReport, deploy_services
+from sparkstack.api.describe import describe_nodes
+from sparkstack.api.jobs import submit_on
+from sparkstack.api.shell import copy_file_on, run_command_on, ui_tunnel
 from sparkstack.cluster import Cluster, Role
 from sparkstack.devcloud.spark_dist import SparkDist
 from sparkstack.devcloud.testhosts import TestBed
-from sparkstack.errors import NodeError, ServiceError
+from sparkstack.errors import ArtifactError, NodeError, ServiceError
 from sparkstack.nodes.runner import Result
-from sparkstack.spec import ClusterSpec, SparkSpec
+from sparkstack.spec import ClusterSpec, load_spec
+
+WORKERS = Selection(frozenset({Role.SPARK_WORKER}))
 
 pytestmark = pytest.mark.testhosts
 
@@ -39,14 +46,16 @@ def known_hosts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def deployed(
     bed: TestBed, spark_url: str, known_hosts: Path
-) -> tuple[Cluster, ClusterSpec, api.DeployReport]:
+) -> tuple[Cluster, ClusterSpec, DeployReport]:
     """The cluster after a first deploy from an Apache-shaped URL (served on the loopback)."""
-    spec = ClusterSpec(name="spk", spark=SparkSpec(version="4.3.0", url=spark_url))
+    spec = spark_spec({"version": "4.3.0", "url": spark_url})
     cluster = bed_cluster(bed, "spk")
-    report = api.deploy_services(
-        cluster, spec, access=bed_access(bed, known_hosts), health_timeout=120
-    )
+    report = deploy_services(cluster, spec, access=bed_access(bed, known_hosts), health_timeout=120)
     return cluster, spec, report
+
+
+def spark_spec(spark: dict[str, Any]) -> ClusterSpec:
+    return load_spec(None, {"name": "spk", "spark": spark})
 
 
 def _outputs(results: dict[str, Result | NodeError]) -> dict[str, str]:
@@ -55,12 +64,20 @@ def _outputs(results: dict[str, Result | NodeError]) -> dict[str, str]:
 
 def test_deploy_makes_every_worker_alive(deployed: Any, bed: TestBed, known_hosts: Path) -> None:
     cluster, _spec, report = deployed
-    assert report.master_url == f"spark://{bed.hosts[0].ip}:7077"
-    assert sorted(report.changed) == sorted(h.name for h in bed.hosts)
+    assert report.outputs["spark.master_url"] == f"spark://{bed.hosts[0].ip}:7077"
+    assert report.changed_nodes == sorted(h.name for h in bed.hosts)
     assert report.connections == {h.name: 1 for h in bed.hosts}  # one SSH connection per node
     assert report.fetched_bytes > 400e6  # the tarball came from the source once, not per node
-    status = api.spark_status(cluster, access=bed_access(bed, known_hosts))
-    assert (status["status"], status["alive_workers"], status["cores"]) == ("ALIVE", 2, 4)
+    described = describe_nodes(cluster, bed_access(bed, known_hosts))
+    spark = described.service("spark")
+    assert isinstance(spark, SparkStatus), described.unreachable
+    assert (spark.status, spark.alive_workers, spark.cores, spark.state) == (
+        "ALIVE",
+        2,
+        4,
+        "healthy",
+    )
+    assert described.manifest is not None and described.manifest.services == ["spark"]
     # pinned on first contact, and the keys are the ones the consoles printed
     pinned = known_hosts.read_text().splitlines()
     assert sorted(pinned) == sorted(f"{h.ip} {h.host_key}" for h in bed.hosts)
@@ -69,12 +86,12 @@ def test_deploy_makes_every_worker_alive(deployed: Any, bed: TestBed, known_host
 def test_pyspark_job_runs_on_both_workers(deployed: Any, bed: TestBed, known_hosts: Path) -> None:
     cluster, _spec, _report = deployed
     lines: list[str] = []
-    code = api.submit(
+    code = submit_on(
         cluster,
+        bed_access(bed, known_hosts),
         JOB,
         args=["6"],
         on_line=lambda _node, line: lines.append(line),
-        access=bed_access(bed, known_hosts),
     )
     assert code == 0, "\n".join(lines[-30:])
     result = json.loads(next(line for line in lines if line.startswith("RESULT "))[7:])
@@ -91,11 +108,8 @@ def test_failing_job_exit_code_comes_back(
     app = tmp_path / "fails.py"
     app.write_text("import sys\nprint('about to fail')\nsys.exit(3)\n")
     lines: list[str] = []
-    code = api.submit(
-        cluster,
-        app,
-        on_line=lambda _n, line: lines.append(line),
-        access=bed_access(bed, known_hosts),
+    code = submit_on(
+        cluster, bed_access(bed, known_hosts), app, on_line=lambda _n, line: lines.append(line)
     )
     assert code == 3
     assert "about to fail" in lines
@@ -106,20 +120,20 @@ def test_run_command_and_copy_file(
 ) -> None:
     cluster, _spec, _report = deployed
     access = bed_access(bed, known_hosts)
-    everywhere = api.run_command(cluster, "hostname", access=access)
+    everywhere = run_command_on(cluster, access, "hostname")
     assert _outputs(everywhere) == {h.name: h.name for h in bed.hosts}
-    workers = api.run_command(cluster, "hostname", role=Role.WORKER, access=access)
+    workers = run_command_on(cluster, access, "hostname", on=WORKERS)
     assert sorted(workers) == [h.name for h in bed.hosts[1:]]
-    mixed = api.run_command(cluster, f"test $(hostname) != {bed.hosts[1].name}", access=access)
+    mixed = run_command_on(cluster, access, f"test $(hostname) != {bed.hosts[1].name}")
     assert [n for n, r in mixed.items() if isinstance(r, Result) and not r.ok] == [
         bed.hosts[1].name
     ]
 
     local = tmp_path / "note.txt"
     local.write_text("hello from the client\n")
-    copied = api.copy_file(cluster, local, "/tmp/note.txt", role=Role.WORKER, access=access)
+    copied = copy_file_on(cluster, access, local, "/tmp/note.txt", on=WORKERS)
     assert copied == {h.name: None for h in bed.hosts[1:]}
-    read = api.run_command(cluster, "cat /tmp/note.txt", role=Role.WORKER, access=access)
+    read = run_command_on(cluster, access, "cat /tmp/note.txt", on=WORKERS)
     assert set(_outputs(read).values()) == {"hello from the client"}
 
 
@@ -127,37 +141,39 @@ def test_ui_tunnel_reaches_the_master_ui(deployed: Any, bed: TestBed, known_host
     cluster, _spec, _report = deployed
 
     async def fetch() -> dict[str, Any]:
-        async with api.ui_tunnel(cluster, access=bed_access(bed, known_hosts)) as url:
+        async with ui_tunnel(cluster, bed_access(bed, known_hosts)) as url:
             assert url.startswith("http://127.0.0.1:")
             body = await asyncio.to_thread(
                 lambda: urllib.request.urlopen(url + "json/", timeout=10).read()
             )
             return dict(json.loads(body))
 
-    status = asyncio.run(fetch())
+    status = _sync.run(fetch())
     assert (status["status"], status["aliveworkers"]) == ("ALIVE", 2)
 
 
 def test_configure_twice_changes_nothing(deployed: Any, bed: TestBed, known_hosts: Path) -> None:
     cluster, spec, _report = deployed
     access = bed_access(bed, known_hosts)
-    before = _outputs(api.run_command(cluster, PIDS, access=access))
+    before = _outputs(run_command_on(cluster, access, PIDS))
     started = time.monotonic()
-    again = api.deploy_services(cluster, spec, access=access, health_timeout=60)
+    again = deploy_services(cluster, spec, access=access, health_timeout=60)
     seconds = time.monotonic() - started
-    assert again.changed == []
+    assert again.changed_nodes == []
     assert again.fetched_bytes == 0  # cached: the source is not asked again
-    assert _outputs(api.run_command(cluster, PIDS, access=access)) == before  # no restart
+    assert _outputs(run_command_on(cluster, access, PIDS)) == before  # no restart
     assert seconds < 15, f"a configure that changes nothing took {seconds:.1f} s"
 
 
 def test_unreachable_host_is_named(deployed: Any, bed: TestBed, known_hosts: Path) -> None:
     cluster, spec, _report = deployed
-    ghost = replace(cluster.workers[0], name="ghost-worker", fixed_ip="198.18.252.99")
+    ghost = replace(
+        cluster.with_role(Role.SPARK_WORKER)[0], name="ghost-worker", fixed_ip="198.18.252.99"
+    )
     broken = replace(cluster, nodes=(*cluster.nodes, ghost))
     access = bed_access(bed, known_hosts, ready_timeout=3)
     with pytest.raises(NodeError, match=r"ghost-worker \(ubuntu@198\.18\.252\.99 via sspk-h1\)"):
-        api.deploy_services(broken, spec, access=access)
+        deploy_services(broken, spec, access=access)
 
 
 def test_wrong_checksum_is_refused_before_installing(
@@ -166,15 +182,16 @@ def test_wrong_checksum_is_refused_before_installing(
     cluster, _spec, _report = deployed
     access = bed_access(bed, known_hosts)
     listing = "ls /opt/sparkstack /var/tmp/sparkstack 2>&1"
-    before = _outputs(api.run_command(cluster, listing, access=access))
+    before = _outputs(run_command_on(cluster, access, listing))
     wrong = "0" * 128
-    for spark in (
-        SparkSpec(version="4.3.0", url=spark_url, sha512=wrong),
-        SparkSpec(version="4.3.0", tarball=spark_dist.tarball, sha512=wrong),
-    ):
-        with pytest.raises(ServiceError, match=r"SHA-512.*nothing was installed"):
-            api.deploy_services(cluster, ClusterSpec(name="spk", spark=spark), access=access)
-    assert _outputs(api.run_command(cluster, listing, access=access)) == before
+    sources: list[dict[str, Any]] = [
+        {"version": "4.3.0", "url": spark_url, "sha512": wrong},
+        {"version": "4.3.0", "tarball": str(spark_dist.tarball), "sha512": wrong},
+    ]
+    for spark in sources:
+        with pytest.raises(ArtifactError, match=r"SHA-512.*nothing was (installed|created)"):
+            deploy_services(cluster, spark_spec(spark), access=access)
+    assert _outputs(run_command_on(cluster, access, listing)) == before
 
 
 def test_worker_that_dies_at_start_shows_its_log(
@@ -183,12 +200,14 @@ def test_worker_that_dies_at_start_shows_its_log(
     cluster, spec, _report = deployed
     access = bed_access(bed, known_hosts)
     # a typo in the cluster file: the worker JVM cannot parse its memory and exits at start
-    bad = spec.spark.model_copy(update={"env": {"SPARK_WORKER_MEMORY": "two-gigs"}})
+    bad = spark_spec(
+        {**spec.spark.model_dump(mode="json"), "env": {"SPARK_WORKER_MEMORY": "two-gigs"}}
+    )
     with pytest.raises(ServiceError) as caught:
-        api.deploy_services(cluster, spec.model_copy(update={"spark": bad}), access=access)
+        deploy_services(cluster, bad, access=access)
     message = str(caught.value)
     assert all(h.name in message for h in bed.hosts[1:]), message
     assert "two-gigs" in message  # the worker's complaint, from its log
     # the good settings again: the changed nodes restart, and every worker comes back
-    repaired = api.deploy_services(cluster, spec, access=access, health_timeout=120)
-    assert {h.name for h in bed.hosts[1:]} <= set(repaired.changed)
+    repaired = deploy_services(cluster, spec, access=access, health_timeout=120)
+    assert {h.name for h in bed.hosts[1:]} <= set(repaired.changed_nodes)

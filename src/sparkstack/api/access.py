@@ -36,6 +36,12 @@ def hosts_of(cluster: Cluster) -> list[Host]:
     if not nodes:
         raise NodeError(f"cluster {cluster.name} has no running node with an address")
     floating = [n for n in nodes if n.floating_ip]
+    if not floating and cluster.metadata.get(naming.META_REACH) == "floating-ip":
+        lost = f" (lost: {', '.join(cluster.lost())})" if cluster.lost() else ""
+        raise NodeError(
+            f"cluster {cluster.name}: no running node has a floating IP{lost}; the others "
+            f"cannot be reached from here: `sparkstack destroy {cluster.name}` removes it"
+        )
     entry = floating[0] if floating else nodes[0]
     jump = Target(entry.name, str(entry.address), user)
     ordered = [entry, *(n for n in nodes if n is not entry)]

@@ -16,10 +16,10 @@ from sparkstack.api.deploy import state_hosts, status_of
 from sparkstack.api.lifecycle import cluster_state
 from sparkstack.api.lookup import open_cluster
 from sparkstack.api.state import read_state
-from sparkstack.cloud.connection import Cloud
 from sparkstack.cluster import Cluster
 from sparkstack.errors import SparkstackError
 from sparkstack.manifest import Manifest
+from sparkstack.nodes.connection import SSHAccess
 from sparkstack.nodes.runner import Fleet
 from sparkstack.services import pipeline
 from sparkstack.services.base import ServiceStatus
@@ -44,8 +44,7 @@ class ClusterReport:
         return next((s for s in self.services if s.service == name), None)
 
 
-async def _read_nodes(cluster: Cluster, cloud: Cloud, trust_first: bool) -> ClusterReport:
-    access = ssh_access(cloud, cluster, trust_first=trust_first, ready_timeout=DESCRIBE_SSH_TIMEOUT)
+async def _read_nodes(cluster: Cluster, access: SSHAccess) -> ClusterReport:
     report = ClusterReport(cluster, cluster_state(cluster), cluster.lost())
     async with Fleet(access) as fleet:
         state, why = await read_state(fleet, state_hosts(hosts_of(cluster)))
@@ -60,6 +59,17 @@ def _unreachable(report: ClusterReport, why: str) -> ClusterReport:
     return ClusterReport(report.cluster, report.state, report.lost, None, why)
 
 
+def describe_nodes(cluster: Cluster, access: SSHAccess) -> ClusterReport:
+    """The cluster with its manifest and services as its nodes report them (never raises for
+    a broken cluster: what cannot be read is said in ``unreachable``)."""
+    report = ClusterReport(cluster, cluster_state(cluster), cluster.lost())
+    try:
+        hosts_of(cluster)  # a cluster with no running node is described from the cloud alone
+        return _sync.run(_read_nodes(cluster, access))
+    except SparkstackError as exc:
+        return _unreachable(report, str(exc))
+
+
 def describe(
     name: str,
     cloud: str | None = None,
@@ -70,11 +80,14 @@ def describe(
     """The cluster ``name``: nodes and lost nodes from the cloud; unless ``with_services`` is
     off, its manifest and services from its nodes."""
     session, cluster = open_cluster(name, cloud)
-    report = ClusterReport(cluster, cluster_state(cluster), cluster.lost())
     if not with_services:
-        return report
+        return ClusterReport(cluster, cluster_state(cluster), cluster.lost())
     try:
-        hosts_of(cluster)  # a cluster with no running node is described from the cloud alone
-        return _sync.run(_read_nodes(cluster, session, trust_first_host_key))
+        access = ssh_access(
+            session, cluster, trust_first=trust_first_host_key, ready_timeout=DESCRIBE_SSH_TIMEOUT
+        )
     except SparkstackError as exc:
-        return _unreachable(report, str(exc))
+        return _unreachable(
+            ClusterReport(cluster, cluster_state(cluster), cluster.lost()), str(exc)
+        )
+    return describe_nodes(cluster, access)

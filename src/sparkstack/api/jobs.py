@@ -16,7 +16,7 @@ from sparkstack.api import _sync
 from sparkstack.api.access import hosts_of, hosts_with, ssh_access
 from sparkstack.api.lookup import open_cluster
 from sparkstack.cluster import Cluster
-from sparkstack.errors import Interrupted, UsageError
+from sparkstack.errors import Interrupted, NodeError, UsageError
 from sparkstack.nodes.connection import SSHAccess
 from sparkstack.nodes.runner import Fleet, LineSink, attached
 from sparkstack.services import pipeline
@@ -53,8 +53,11 @@ async def _submit(
     on_line: LineSink,
 ) -> int:
     runner = pipeline.job_runner()
-    hosts = hosts_of(cluster)
-    master = (hosts_with(hosts, set(runner.client_roles)) or hosts)[0]
+    masters = hosts_with(hosts_of(cluster), set(runner.client_roles))
+    if not masters:
+        roles = ", ".join(sorted(r.value for r in runner.client_roles))
+        raise NodeError(f"cluster {cluster.name} has no running {roles} to run the job on")
+    master = masters[0]
     remote = [f"{APPS_DIR}/{p.name}" for p in py_files]
     argv = runner.job_argv(f"{APPS_DIR}/{app.name}", args, main_class, remote)
     assert argv is not None

@@ -40,7 +40,7 @@ from sparkstack.cloud.security import ANYWHERE, PortRange, open_ssh_to, rule_cou
 from sparkstack.cloud.servers import set_metadata
 from sparkstack.cloud.teardown import KINDS, teardown
 from sparkstack.cluster import Cluster
-from sparkstack.errors import Interrupted, SparkstackError
+from sparkstack.errors import Interrupted, SparkstackError, UsageError
 from sparkstack.events import Phase, Reporter, silent
 from sparkstack.manifest import RECONFIGURABLE, Manifest, differences
 from sparkstack.paths import cache_dir
@@ -48,7 +48,7 @@ from sparkstack.services import pipeline
 from sparkstack.services.artifacts import Artifact, recorded
 from sparkstack.services.base import Service
 from sparkstack.spec import ClusterSpec, load_spec
-from sparkstack.validation import check_cluster_name
+from sparkstack.validation import check_cluster_name, cidr, shown
 
 T = TypeVar("T")
 
@@ -101,9 +101,11 @@ class LaunchPlan:
     services: ServicePlan
 
 
-def preflight(spec: ClusterSpec, report: Reporter = silent) -> LaunchPlan:
-    """Connect and check everything a launch of ``spec`` needs, the cloud and the software
-    (both at once); nothing is created."""
+def preflight(
+    spec: ClusterSpec, report: Reporter = silent, *, with_software: bool = True
+) -> LaunchPlan:
+    """Connect and check everything a launch of ``spec`` needs, the cloud and (unless
+    ``with_software`` is off: servers only) the software, both at once; nothing is created."""
     services = pipeline.services_for(spec)
     groups = group_requests(spec, services)
     ports = member_ports(services)
@@ -112,7 +114,7 @@ def preflight(spec: ClusterSpec, report: Reporter = silent) -> LaunchPlan:
     cloud = connect(spec.cloud)
     try:
         with Phase(report, "preflight", total=2, text="checking the cloud") as phase:
-            software = in_background(lambda: resolve_artifacts(services))
+            software = in_background(lambda: resolve_artifacts(services) if with_software else {})
             plan = run_preflight(cloud, spec, groups, rule_count(ports, spec.open_ports))
             phase.advance("cloud")
             artifacts = software.result()
@@ -211,7 +213,7 @@ def launch(
     report: Reporter = silent,
 ) -> Cluster:
     """Provision ``spec`` and deploy its services; roll back on any failure or Ctrl-C."""
-    plan = preflight(spec, report)
+    plan = preflight(spec, report, with_software=not provision_only)
     cloud = plan.cloud
     try:
         for artifact in plan.services.artifacts.values():
@@ -310,6 +312,11 @@ def configure(
     check_cluster_name(name)
     if file is not None or overrides:
         load_spec(file, {"name": name, **(overrides or {})})  # every check before the network
+    if ssh_cidr is not None:
+        try:
+            ssh_cidr = cidr(ssh_cidr)
+        except ValueError as exc:
+            raise UsageError(f"--ssh-cidr {shown(ssh_cidr)}: {exc}") from None
     session, cluster = open_cluster(name, cloud)
     if ssh_cidr:
         open_ssh_to(session, name, ssh_cidr)

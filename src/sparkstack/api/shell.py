@@ -29,6 +29,14 @@ class Selection:
     roles: frozenset[Role] = frozenset()
     groups: frozenset[str] = frozenset()
 
+    def __post_init__(self) -> None:
+        """A group no cluster can have is refused here, before any network call."""
+        for group in self.groups:
+            try:
+                validation.group_name(group)
+            except ValueError as exc:
+                raise UsageError(f"group {validation.shown(group)}: {exc}") from None
+
     def pick(self, cluster: Cluster) -> list[Host]:
         hosts = [
             h

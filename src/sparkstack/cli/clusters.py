@@ -123,7 +123,8 @@ def _spark_data(report: sparkstack.ClusterReport) -> dict[str, Any]:
     status = report.service("spark")
     if isinstance(status, sparkstack.SparkStatus):
         return dataclasses.asdict(status)
-    return {"status": "unreachable", "master_url": None, "error": report.unreachable}
+    why = status.summary if status else report.unreachable or "not read (--no-spark)"
+    return {"status": "unreachable", "master_url": None, "error": why}
 
 
 def report_data(report: sparkstack.ClusterReport) -> dict[str, Any]:
@@ -362,7 +363,8 @@ def destroy(
     console.print(f"destroyed cluster '{name}': {done}")
 
 
-_DURATION = re.compile(r"^(\d+)([smhd]?)$")
+#: At most 9 digits: 999999999 days is the longest timedelta.
+_DURATION = re.compile(r"^(\d{1,9})([smhd]?)$")
 
 
 def _duration(text: str) -> timedelta:

@@ -31,6 +31,8 @@ META_ROLES = "sparkstack_roles"
 META_SSH_USER = "sparkstack_ssh_user"
 META_NETWORK = "sparkstack_network"
 META_PRIVATE_KEY = "sparkstack_private_key"
+#: How a client reaches the nodes: ``floating-ip`` (through a node that has one) or ``fixed-ip``.
+META_REACH = "sparkstack_reach"
 #: The digest of the manifest a master holds (see sparkstack.manifest).
 META_MANIFEST = "sparkstack_manifest"
 
@@ -93,7 +95,9 @@ def state_from_tags(tags: list[str]) -> LaunchState | None:
     return None
 
 
-def server_metadata(cluster: str, ssh_user: str, network: str, private_key: str) -> dict[str, str]:
+def server_metadata(
+    cluster: str, ssh_user: str, network: str, private_key: str, floating_ips: bool
+) -> dict[str, str]:
     """Metadata every server of a cluster shares (group, index and roles are added per server).
 
     ``private_key`` is the user's private key file when they brought their own key, else "".
@@ -104,6 +108,7 @@ def server_metadata(cluster: str, ssh_user: str, network: str, private_key: str)
         META_SSH_USER: ssh_user,
         META_NETWORK: network,
         META_PRIVATE_KEY: private_key,
+        META_REACH: "floating-ip" if floating_ips else "fixed-ip",
     }
 
 

@@ -112,7 +112,13 @@ def provision(
         key_name=key.keypair or made["keypair"],
         metadata={
             **spec.metadata,
-            **naming.server_metadata(spec.name, spec.login_user, network_id, key.private_key_file),
+            **naming.server_metadata(
+                spec.name,
+                spec.login_user,
+                network_id,
+                key.private_key_file,
+                floating_ips=spec.use_floating_ips and plan.external_network_id is not None,
+            ),
         },
         availability_zone=spec.availability_zone,
         server_group_id=made["server group"],

@@ -169,6 +169,8 @@ class Fleet:
                 process.stdin.write(input)
                 process.stdin.write_eof()
             async for line in process.stdout:
+                if not line:  # the merged stderr's end comes as one empty read, not a line
+                    continue
                 text = line.rstrip("\n")
                 lines.append(text)
                 sink(target.name, text)
