@@ -1,8 +1,10 @@
 """Shared pytest configuration: the session-wide ``devcloud`` fixture and test ordering.
 
 The devcloud is one real OpenStack on this machine. The fixture installs it (idempotent), reuses
-one that already runs healthy, or starts one with two computes (and the data plane when its code
-exists), and at the end of the session stops only what it started itself. Tests marked
+one that already runs healthy (adding computes up to two when it runs fewer: tests need two
+hosts for anti-affinity), or starts one with two computes (and the data plane when its code
+exists), and at the end of the session stops only what it started itself (computes it added to a
+devcloud that ran before stay: the devcloud's state records them). Tests marked
 ``devcloud_last`` run after every other test (the check that ``down`` leaves nothing behind).
 """
 
@@ -35,6 +37,8 @@ class Devcloud:
     cfg: DevcloudConfig
     started_here: bool
     data_plane: bool
+    #: what the session's ``up`` did (computes added, time taken)
+    up: dc.UpResult
     cloud: str = CLOUD
     admin_cloud: str = ADMIN_CLOUD
 
@@ -66,8 +70,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("devcloud_last") is not None)
 
 
-def _start_or_reuse(cfg: DevcloudConfig) -> tuple[bool, bool]:
-    """Returns (started_here, data_plane)."""
+def _start_or_reuse(cfg: DevcloudConfig) -> dc.UpResult:
     dc.install(cfg)
     try:
         result = dc.up(cfg, computes=COMPUTES)
@@ -77,16 +80,17 @@ def _start_or_reuse(cfg: DevcloudConfig) -> tuple[bool, bool]:
         # a broken leftover: stop it by its pid files and start afresh
         dc.down(cfg)
         result = dc.up(cfg, computes=COMPUTES)
-    return not result.already_running, result.data_plane
+    return result
 
 
 @pytest.fixture(scope="session")
 def devcloud() -> Iterator[Devcloud]:
     """The running devcloud; started (and at the end stopped) here unless it already ran."""
     cfg = DevcloudConfig.load()
-    started_here, data_plane = _start_or_reuse(cfg)
+    result = _start_or_reuse(cfg)
+    started_here = not result.already_running
     os.environ["OS_CLIENT_CONFIG_FILE"] = str(cfg.clouds_yaml)
-    cloud = Devcloud(cfg=cfg, started_here=started_here, data_plane=data_plane)
+    cloud = Devcloud(cfg=cfg, started_here=started_here, data_plane=result.data_plane, up=result)
     yield cloud
     if started_here:
         dc.down(cfg)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import importlib
 import stat
 from pathlib import Path
 
@@ -10,9 +11,16 @@ import pytest
 import yaml
 
 from sparkstack.devcloud.config import DevcloudConfig
-from sparkstack.devcloud.configs import compute_config, config_files
+from sparkstack.devcloud.configs import (
+    compute_config,
+    compute_state_dir,
+    config_files,
+    write_compute_config,
+)
 from sparkstack.devcloud.install import install_fingerprint
 from sparkstack.devcloud.services import all_services
+
+install = importlib.import_module("sparkstack.devcloud.install")  # the package exports a function
 
 pytestmark = pytest.mark.unit
 
@@ -69,10 +77,33 @@ def test_clouds_yaml_has_member_and_admin_clouds(tmp_path: Path) -> None:
     assert clouds["devcloud"]["auth"]["password"] == cfg.passwords()["demo"]
 
 
-def test_services_and_install_fingerprint(tmp_path: Path) -> None:
+def test_services_and_install_fingerprint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = DevcloudConfig.load(tmp_path)
     names = [s.name for s in all_services(cfg, 2, data_plane=True)]
     assert names[:3] == ["mariadb", "epmd", "rabbitmq"]
     assert {"nova-compute-1", "nova-compute-2", "reconciler"} <= set(names)
     assert "reconciler" not in [s.name for s in all_services(cfg, 1, data_plane=False)]
-    assert install_fingerprint() == install_fingerprint()
+    # the fingerprint follows what install puts into the venv: pins and packages
+    before = install_fingerprint()
+    assert len(before) == 16 and int(before, 16) >= 0
+    pins = install.constraints_text()
+    monkeypatch.setattr(install, "constraints_text", lambda: pins + "nova===0.0.1\n")
+    assert install_fingerprint() != before
+    monkeypatch.setattr(install, "constraints_text", lambda: pins)
+    assert install_fingerprint() == before
+    monkeypatch.setattr(install, "SERVER_PACKAGES", (*install.SERVER_PACKAGES, "extra"))
+    assert install_fingerprint() != before
+
+
+def test_compute_n_alone_is_what_the_full_render_gives(tmp_path: Path) -> None:
+    """Adding compute 3 to a running devcloud writes the same file a 3-compute up writes."""
+    cfg = DevcloudConfig.load(tmp_path)
+    path = write_compute_config(cfg, 3, data_plane=True)
+    assert path == compute_config(cfg, 3)
+    assert path.read_text() == config_files(cfg, computes=3, data_plane=True)[path]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert compute_state_dir(cfg, 3).is_dir()
+    compute = _ini(path.read_text())
+    assert compute["DEFAULT"]["host"] == "ssdc-compute-3"
+    assert compute["DEFAULT"]["state_path"] == str(compute_state_dir(cfg, 3))
+    assert [p.name for p in (cfg.etc / "nova").iterdir()] == ["ssdc-compute-3.conf"]

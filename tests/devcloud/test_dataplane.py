@@ -12,6 +12,7 @@ import asyncio
 import base64
 import json
 import os
+import shlex
 import socket
 import time
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ import asyncssh
 import pytest
 
 from sparkstack.devcloud import DevcloudConfig
-from sparkstack.devcloud.server import net
+from sparkstack.devcloud.server import hosts, net
 from sparkstack.devcloud.testhosts import host_keys_from_console
 
 pytestmark = pytest.mark.devcloud
@@ -194,7 +195,17 @@ def test_ssh_at_floating_ip_and_through_it(bed: Bed) -> None:
     assert out.split("\n")[:2] == ["written by cloud-config", "root"]
 
 
+def _banner(bed: Bed, index: int, ip: str, port: int = 22) -> str:
+    """What server ``index`` reads first from ``ip:port`` ("" when it cannot connect)."""
+    probe = f"exec 3<>/dev/tcp/{ip}/{port} && head -c 7 <&3"
+    return bed.ssh(index, f"timeout 5 bash -c {shlex.quote(probe)} 2>/dev/null || :", wait=30)
+
+
 def test_fixed_ips_unreachable_from_root_namespace(bed: Bed) -> None:
+    # sshd listens on every fixed IP: a member of the security group reaches each one...
+    for index, ip in enumerate(bed.ips):
+        assert _banner(bed, 1 if index == 0 else 0, ip) == "SSH-2.0", ip
+    # ...this machine, outside the cloud, only the floating IP
     for ip in bed.ips:
         assert _tcp(ip, 22) != "open"
     assert _tcp(bed.fip, 22) == "open"
@@ -209,6 +220,10 @@ def test_members_and_hairpin(bed: Bed) -> None:
 
 def test_security_group_rules_are_followed(bed: Bed) -> None:
     bed.ssh(0, "setsid -f python3 -m http.server 8080 >/dev/null 2>&1 </dev/null; sleep 0.5")
+    # it listens: from inside the server and from a member of its security group...
+    assert _http_code(bed, 0, "127.0.0.1") == "200"
+    assert _http_code(bed, 1, bed.ips[0]) == "200"
+    # ...but from outside, with no rule for 8080, the port is closed
     assert _tcp(bed.fip, 8080) != "open"
     rule = bed.conn.network.create_security_group_rule(
         security_group_id=bed.sg.id,
@@ -222,6 +237,7 @@ def test_security_group_rules_are_followed(bed: Bed) -> None:
     opened = _wait_for(lambda: _tcp(bed.fip, 8080, 0.3) == "open")
     bed.conn.network.delete_security_group_rule(rule)
     closed = _wait_for(lambda: _tcp(bed.fip, 8080, 0.3) != "open")
+    assert _http_code(bed, 0, "127.0.0.1") == "200"  # closed by the rule, not a dead server
     print(f"\nFIGURE rule add -> port open {opened:.1f}s, rule delete -> closed {closed:.1f}s")
     assert opened < 15 and closed < 15  # about 1 s on an idle machine; slower under load
 
@@ -229,8 +245,13 @@ def test_security_group_rules_are_followed(bed: Bed) -> None:
 def test_stop_start_and_reboot_act_on_the_host(bed: Bed) -> None:
     compute, server = bed.conn.compute, bed.servers[2]
     boot_id = bed.ssh(2, "cat /proc/1/stat | cut -d' ' -f22")
+    assert _banner(bed, 0, bed.ips[2]) == "SSH-2.0"
+    assert hosts.running_pid(_hosts_dir() / server.id) is not None
     compute.stop_server(server)
     compute.wait_for_server(server, status="SHUTOFF", interval=0.3, wait=60)
+    # the host is gone (not just unreachable): its port is closed to its neighbour, no PID 1
+    assert _banner(bed, 0, bed.ips[2]) == ""
+    assert hosts.running_pid(_hosts_dir() / server.id) is None
     with pytest.raises((OSError, asyncssh.Error)):
         bed.ssh(2, "true")
     compute.start_server(server)
@@ -246,6 +267,14 @@ def test_stop_start_and_reboot_act_on_the_host(bed: Bed) -> None:
 
 def test_delete_leaves_nothing(bed: Bed) -> None:
     ports = [p.id for s in bed.servers for p in bed.admin.network.ports(device_id=s.id)]
+    uuids = [s.id for s in bed.servers]
+    # what delete must remove exists now, under the names looked for below
+    assert len(ports) == len(uuids)
+    assert sorted(ns[3:] for ns in net.netns_list() if ns[3:] in uuids) == sorted(uuids)
+    assert all(net.tap_name(p) in _links() for p in ports)
+    assert all((_hosts_dir() / u).exists() for u in uuids)
+    assert len(_processes_of(uuids)) >= len(uuids)
+    assert _fip_on_router(bed.fip)
     started = time.monotonic()
     bed.conn.network.delete_ip(bed.conn.network.find_ip(bed.fip))
     for server in bed.servers:
@@ -253,13 +282,20 @@ def test_delete_leaves_nothing(bed: Bed) -> None:
     for server in bed.servers:
         bed.conn.compute.wait_for_delete(server, interval=0.2, wait=120)
     print(f"\nFIGURE delete of 3 servers + floating IP {time.monotonic() - started:.1f}s")
-    uuids = [s.id for s in bed.servers]
     assert not [ns for ns in net.netns_list() if ns[3:] in uuids]
-    links = {link["ifname"] for link in json.loads(net.run("ip", "-j", "link", "show"))}
+    links = _links()
     assert not [p for p in ports if net.tap_name(p) in links]
     assert not [u for u in uuids if (_hosts_dir() / u).exists()]
     assert not _processes_of(uuids)
     assert _wait_for(lambda: not _fip_on_router(bed.fip), timeout=5) < 5
+
+
+def _http_code(bed: Bed, index: int, ip: str, port: int = 8080) -> str:
+    return bed.ssh(index, f"curl -s -m 5 -o /dev/null -w %{{http_code}} http://{ip}:{port}/ || :")
+
+
+def _links() -> set[str]:
+    return {link["ifname"] for link in json.loads(net.run("ip", "-j", "link", "show"))}
 
 
 def _processes_of(uuids: list[str]) -> list[int]:
@@ -288,3 +324,67 @@ def _wait_for(check: Any, timeout: float = 10.0) -> float:
             raise AssertionError(f"not within {timeout}s")
         time.sleep(0.1)
     return time.monotonic() - started
+
+
+SSHD_DELAY = 10.0
+
+
+def _ssh_port_inside(server_id: str) -> bool:
+    """Whether port 22 of the server's fixed IP accepts, tried from inside its own namespace."""
+    probe = "exec 3<>/dev/tcp/127.0.0.1/22 && head -c 7 <&3"
+    out = net.run("ip", "netns", "exec", net.vm_netns(server_id), "bash", "-c", probe, check=False)
+    return out.startswith("SSH-2.0")
+
+
+def test_sshd_delay_metadata_slows_exactly_one_server(devcloud: Any) -> None:
+    """The test-bed fault ``ssdc_sshd_delay``: one value on both servers, naming one of them."""
+    if not devcloud.data_plane:
+        pytest.skip("the devcloud runs without the data plane (nova's fake driver)")
+    conn = devcloud.connect()
+    tag = f"ssdcd{os.getpid()}"
+    image = conn.image.find_image("ubuntu-24.04")
+    flavor = conn.compute.find_flavor("m1.tiny")
+    private = conn.network.find_network("private")
+    metadata = {"ssdc_sshd_delay": f"{tag}-slow={SSHD_DELAY:g}"}
+    servers = []
+    try:
+        started = time.monotonic()
+        for name in (f"{tag}-slow", f"{tag}-fast"):
+            servers.append(
+                conn.compute.create_server(
+                    name=name,
+                    image_id=image.id,
+                    flavor_id=flavor.id,
+                    networks=[{"uuid": private.id}],
+                    metadata=metadata,
+                )
+            )
+        slow = conn.compute.wait_for_server(servers[0], interval=0.2, wait=120)
+        active = time.monotonic()
+        # ACTIVE while its sshd does not listen yet: the boot did not wait for sshd...
+        assert not _ssh_port_inside(slow.id)
+        # ...though the console shows the host keys already, as cloud-init's does
+        console = conn.compute.get_server_console_output(slow)["output"]
+        assert len(host_keys_from_console(console)) == 1
+        assert f"sshd starts in {SSHD_DELAY:.3f}s" in console
+        fast = conn.compute.wait_for_server(servers[1], interval=0.2, wait=120)
+        assert _ssh_port_inside(fast.id)  # the same metadata, another name: no delay
+        closed = 1
+        while not _ssh_port_inside(slow.id):
+            closed += 1
+            assert time.monotonic() - active < SSHD_DELAY + 30, "sshd never came up"
+            time.sleep(0.2)
+        opened = time.monotonic()
+        booted = (_hosts_dir() / slow.id / "init-done").stat().st_mtime
+        late = time.time() - booted
+        print(
+            f"\nFIGURE sshd delay {SSHD_DELAY:g}s: slow server ACTIVE {active - started:.1f}s"
+            f" after create, its port 22 closed {opened - active:.1f}s more ({closed} probes),"
+            f" open {late:.1f}s after its boot finished"
+        )
+        assert SSHD_DELAY - 0.5 < late < SSHD_DELAY + 10
+    finally:
+        for server in servers:
+            conn.compute.delete_server(server, ignore_missing=True)
+        for server in servers:
+            conn.compute.wait_for_delete(server, interval=0.3, wait=120)

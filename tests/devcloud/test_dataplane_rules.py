@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from sparkstack.devcloud.server import net, userdata
+from sparkstack.devcloud.server import hosts, net, userdata
 from sparkstack.devcloud.server.reconciler import SG_TABLE, _sg_body, rule_to_nft
 
 
@@ -117,3 +117,19 @@ def test_generated_tables_are_valid_nft() -> None:
         assert "tcp dport 22 accept" in listed and "198.18.10.3" in listed
     finally:
         net.netns_delete(ns)
+
+
+@pytest.mark.unit
+def test_sshd_delay_metadata_names_one_server_or_all() -> None:
+    names = ["demo-worker-2", "demo-worker-2.novalocal"]
+    assert hosts.parse_sshd_delay(None, names) == 0
+    assert hosts.parse_sshd_delay("", names) == 0
+    assert hosts.parse_sshd_delay("12", names) == 12
+    assert hosts.parse_sshd_delay("demo-worker-2=30", names) == 30
+    assert hosts.parse_sshd_delay("demo-worker-2=30", ["demo-worker-1"]) == 0
+    assert hosts.parse_sshd_delay("5, demo-worker-2=7.5", names) == 7.5
+    assert hosts.parse_sshd_delay("demo-worker-2=7.5,5", names) == 7.5
+    assert hosts.parse_sshd_delay("5, demo-worker-2=7.5", ["demo-master-1"]) == 5
+    for bad in ("soon", "demo-worker-2=", "demo-worker-2=-1", "4000", "nan", "x=inf"):
+        with pytest.raises(ValueError):
+            hosts.parse_sshd_delay(bad, names)

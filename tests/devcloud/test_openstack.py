@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -131,7 +133,12 @@ def test_network_router_floating_ip_security_group_keypair(
     )
     keypair = member.compute.create_keypair(name=_name("key"), public_key=public_key.decode())
     cleanup.append(("keypair", keypair))
-    assert member.compute.find_keypair(keypair.name).fingerprint == keypair.fingerprint
+    # nova's fingerprint is the MD5 of the key blob, computed here from our own key
+    digest = hashlib.md5(base64.b64decode(public_key.split()[1]), usedforsecurity=False).hexdigest()
+    expected = ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+    stored = member.compute.find_keypair(keypair.name)
+    assert keypair.fingerprint == stored.fingerprint == expected
+    assert stored.public_key.split()[:2] == public_key.decode().split()[:2]
 
 
 @pytest.fixture

@@ -6,7 +6,9 @@ import asyncio
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 import pytest
@@ -36,7 +38,9 @@ async def _run(bed: TestBed, ip: str, command: str, known_hosts: Path | None = N
         return str(result.stdout)
 
 
-def _leftovers(prefix: str) -> list[str]:
+def _leftovers(prefix: str, state: Path) -> list[str]:
+    """Links and namespaces ``<prefix>-*``; processes of the host(s) whose state is ``state``
+    or under it."""
     links = json.loads(run("ip", "-j", "link", "show") or "[]")
     found = [link["ifname"] for link in links if link["ifname"].startswith(prefix + "-")]
     found += [ns for ns in os.listdir("/run/netns") if ns.startswith(prefix + "-")]
@@ -45,13 +49,18 @@ def _leftovers(prefix: str) -> list[str]:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except (OSError, ValueError):
             continue
-        if b"host_init.sh" in cmdline and f"/{prefix}/".encode() in cmdline:
+        if b"host_init.sh" in cmdline and any(
+            f"{state}{end}".encode() in cmdline for end in ("/", "\0")
+        ):
             found.append(f"process {pid}")
     return found
 
 
 def test_three_hosts_login_with_strict_host_keys_and_leave_nothing() -> None:
     with test_hosts(3, prefix="sstt", subnet="198.18.251.0/24") as bed:
+        running = _leftovers("sstt", bed.state_dir)  # what the teardown must remove, found
+        assert {"sstt-br0", "sstt-h1", "sstt-h2", "sstt-h3"} <= set(running)
+        assert sum(item.startswith("process ") for item in running) >= 3
         assert [h.ip for h in bed.hosts] == ["198.18.251.11", "198.18.251.12", "198.18.251.13"]
         assert bed.key_path.stat().st_mode & 0o777 == 0o600
         for host in bed.hosts:
@@ -73,7 +82,7 @@ def test_three_hosts_login_with_strict_host_keys_and_leave_nothing() -> None:
             asyncio.run(_run(bed, other.ip, "true"))
         bed.start_host(other.name)
         assert asyncio.run(_run(bed, other.ip, "hostname")).strip() == other.name
-    assert _leftovers("sstt") == []
+    assert _leftovers("sstt", STATE_ROOT / "sstt") == []
     assert not (STATE_ROOT / "sstt").exists()
 
 
@@ -103,11 +112,20 @@ runcmd:
         )
         hosts.save_config(cfg)
         hosts.start_host(cfg)
-        console = hosts.console_log(state)
-        assert len(host_keys_from_console(console)) == 1
-        assert "-----BEGIN SSH HOST KEY FINGERPRINTS-----" in console
+        assert _leftovers("sstu", state)  # the host's processes, as the last check looks for them
+        # the first boot's runcmd has run (it runs after sshd starts) before the "reboot"
+        first = _console_when(state, lambda text: "user-data exited with 0" in text)
+        keys = host_keys_from_console(first)
+        assert len(keys) == 1
+        # the key on the console is the one sshd serves
+        served = _in_host(state, "cat /etc/ssh/ssh_host_ed25519_key.pub").split()[:2]
+        assert " ".join(served) == keys[0]
+        assert "-----BEGIN SSH HOST KEY FINGERPRINTS-----" in first
         hosts.stop_host(state)
         hosts.start_host(hosts.load_config(state))  # a reboot: user_data does not run again
+        # the second boot finished too (its user_data would have run by then)
+        console = _console_when(state, lambda text: text.count("sparkstack finished at") == 2)
+        assert "Datasource DataSourceNone" in console.rsplit("sparkstack finished at", 1)[1]
         out = _in_host(
             state,
             "cat /var/tmp/runcmd-count; cat /etc/sparkstack/hello.txt; "
@@ -115,14 +133,24 @@ runcmd:
             "cat /home/spark/.ssh/authorized_keys",
         )
         assert out.split()[:5] == ["ran", "hello", "600", "spark", "ssh-ed25519"]
-        console = hosts.console_log(state)
         assert console.count("-----BEGIN SSH HOST KEY KEYS-----") == 2
-        assert len(set(host_keys_from_console(console))) == 1
+        # host_keys_from_console reads the last boot's block: the key after the reboot...
+        assert host_keys_from_console(console) == keys  # ...is the first boot's
+        assert host_keys_from_console(console[len(first) :]) == keys
         assert not Path("/etc/sparkstack").exists()  # the root namespace's disk is untouched
     finally:
         hosts.delete_host(state)
         netns_delete("sstu-h1")
-    assert _leftovers("sstu") == []
+    assert _leftovers("sstu", state) == []
+
+
+def _console_when(state: Path, ready: Any, timeout: float = 30) -> str:
+    """The host's console once ``ready(text)`` holds (AssertionError after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while not ready(text := hosts.console_log(state)):
+        assert time.monotonic() < deadline, f"console not as expected: {text[-500:]}"
+        time.sleep(0.1)
+    return text
 
 
 def _in_host(state: Path, command: str) -> str:

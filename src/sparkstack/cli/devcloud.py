@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from sparkstack import devcloud
-from sparkstack.cli.output import OutputFormat, console, emit_data, err_console
+from sparkstack.cli.output import OutputFormat, console, emit_data, err_console, styled
 from sparkstack.cli.progress import ProgressReporter
 from sparkstack.devcloud.config import DevcloudConfig
 from sparkstack.errors import DevcloudError
@@ -48,8 +48,15 @@ def install(data_dir: DataDir = None) -> None:
 @app.command()
 def up(
     computes: Annotated[
-        int, typer.Option("--computes", min=1, help="nova-compute services (hosts).")
-    ] = 1,
+        int | None,
+        typer.Option(
+            "--computes",
+            min=1,
+            help="nova-compute services (hosts) [default: 1]. A running devcloud with fewer"
+            " gets the missing ones added; computes are never removed.",
+            show_default=False,
+        ),
+    ] = None,
     data_plane: Annotated[
         bool | None,
         typer.Option(
@@ -60,13 +67,25 @@ def up(
     ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Start the devcloud and bootstrap it, printing the time taken; says so if it already runs."""
+    """Start the devcloud and bootstrap it, printing the time taken; says so if it already runs
+    (and adds computes to it when --computes asks for more than it runs)."""
     cfg = _cfg(data_dir)
     with ProgressReporter() as report:
         result = devcloud.up(cfg, computes=computes, data_plane=data_plane, report=report)
     plane = "data plane" if result.data_plane else "fake driver"
-    if result.already_running:
-        console.print(f"devcloud already running ({result.computes} computes, {plane})")
+    if result.computes_added:
+        console.print(
+            f"devcloud already running: added {result.computes_added} compute(s) in"
+            f" {result.seconds:.1f}s ({result.computes} computes, {plane})"
+        )
+    elif result.already_running:
+        fewer = (
+            f"; asked for {result.computes_requested}: computes are never removed, left at"
+            f" {result.computes}"
+            if 0 < result.computes_requested < result.computes
+            else ""
+        )
+        console.print(f"devcloud already running ({result.computes} computes, {plane}{fewer})")
     else:
         console.print(
             f"devcloud healthy in {result.seconds:.1f}s ({result.computes} computes, {plane})"
@@ -113,7 +132,7 @@ def status(
         table = Table("service", "state", "pid", "log")
         colors = {"healthy": "green", "unhealthy": "yellow", "stopped": "red"}
         for s in states:
-            table.add_row(s.name, f"[{colors[s.state]}]{s.state}[/]", str(s.pid or "-"), s.log)
+            table.add_row(s.name, styled(colors[s.state], s.state), str(s.pid or "-"), s.log)
         console.print(table)
     if not all(s.healthy for s in states):
         raise typer.Exit(1)

@@ -86,18 +86,36 @@ def config_files(cfg: DevcloudConfig, computes: int, data_plane: bool) -> dict[P
         cfg.clouds_yaml: render("clouds.yaml.j2", c=c),
     }
     for index in range(1, computes + 1):
-        files[compute_config(cfg, index)] = render(
-            "nova.conf.j2",
-            c=c,
-            compute=True,
-            host=compute_host(index),
-            state_path=cfg.lib / "nova" / compute_host(index),
-        )
+        files[compute_config(cfg, index)] = _compute_text(cfg, c, index)
     return files
+
+
+def _compute_text(cfg: DevcloudConfig, c: TemplateContext, index: int) -> str:
+    return render(
+        "nova.conf.j2",
+        c=c,
+        compute=True,
+        host=compute_host(index),
+        state_path=compute_state_dir(cfg, index),
+    )
 
 
 def compute_config(cfg: DevcloudConfig, index: int) -> Path:
     return cfg.etc / "nova" / f"{compute_host(index)}.conf"
+
+
+def compute_state_dir(cfg: DevcloudConfig, index: int) -> Path:
+    """nova's state_path of compute ``index``: its node UUID, its instances dir."""
+    return cfg.lib / "nova" / compute_host(index)
+
+
+def write_compute_config(cfg: DevcloudConfig, index: int, data_plane: bool) -> Path:
+    """Write the config of compute ``index`` alone (what ``config_files`` renders for it) and
+    make its state dir: adding a compute to a running devcloud rewrites no other file."""
+    path = compute_config(cfg, index)
+    write_private(path, _compute_text(cfg, context(cfg, data_plane), index))
+    compute_state_dir(cfg, index).mkdir(parents=True, exist_ok=True)
+    return path
 
 
 # Paste pipelines are the projects' own files, copied from the venv beside their configs (the

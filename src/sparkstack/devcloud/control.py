@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import ModuleType
 
@@ -27,7 +27,12 @@ from sparkstack.devcloud.config import (
     DevcloudConfig,
     write_private,
 )
-from sparkstack.devcloud.configs import compute_host, write_configs
+from sparkstack.devcloud.configs import (
+    compute_host,
+    compute_state_dir,
+    write_compute_config,
+    write_configs,
+)
 from sparkstack.devcloud.install import install_fingerprint, is_installed
 from sparkstack.devcloud.services import (
     Service,
@@ -36,6 +41,7 @@ from sparkstack.devcloud.services import (
     base_env,
     computes,
     infrastructure,
+    nova_compute,
 )
 from sparkstack.devcloud.services import reconciler as reconciler_service
 from sparkstack.errors import DevcloudError
@@ -79,13 +85,20 @@ class ServiceStatus:
 
 @dataclass(frozen=True)
 class UpResult:
-    """What ``up`` did: ``already_running`` when a healthy devcloud was found."""
+    """What ``up`` did: ``already_running`` when a healthy devcloud was found.
+
+    ``computes`` is how many run now; ``computes_added`` how many of them this call added to a
+    running devcloud; ``computes_requested`` what the caller asked for (0: nothing asked), so a
+    request for fewer than run (never removed) can be told.
+    """
 
     already_running: bool
     seconds: float
     computes: int
     data_plane: bool
     clouds_yaml: Path
+    computes_added: int = 0
+    computes_requested: int = 0
 
 
 _lock_depth: dict[Path, int] = {}
@@ -171,13 +184,16 @@ def is_running(cfg: DevcloudConfig) -> bool:
 def up(
     cfg: DevcloudConfig | None = None,
     *,
-    computes: int = 1,
+    computes: int | None = None,
     data_plane: bool | None = None,
     report: Reporter = silent,
 ) -> UpResult:
-    """Start every service and bootstrap the cloud; a healthy running devcloud is left alone.
+    """Start every service and bootstrap the cloud; a healthy running devcloud is reused.
 
-    ``data_plane=None`` means: the data plane when its code exists, else nova's fake driver.
+    ``computes``: nova-compute services (default 1). A running devcloud with fewer gets the
+    missing ones started, discovered and in placement (its servers keep running); one with more
+    keeps them all (computes are never removed by ``up``). ``data_plane=None`` means: the data
+    plane when its code exists, else nova's fake driver; a running devcloud keeps its own.
     """
     cfg = cfg or DevcloudConfig.load()
     started = time.monotonic()
@@ -187,12 +203,16 @@ def up(
         data_plane = data_plane_available()
     elif data_plane and not data_plane_available():
         raise DevcloudError("the devcloud data plane is not available: use --no-data-plane")
-    if computes < 1:
+    if computes is not None and computes < 1:
         raise DevcloudError("--computes must be at least 1")
     with exclusive(cfg):
         if is_running(cfg):
-            return _already_running(cfg, started)
-        return _up_locked(cfg, State(computes=computes, data_plane=data_plane), started, report)
+            result = _already_running(cfg, started)
+            if computes is not None and computes > result.computes:
+                return _add_computes(cfg, computes, started, report)
+            return replace(result, computes_requested=computes or 0)
+        state = State(computes=computes or 1, data_plane=data_plane)
+        return _up_locked(cfg, state, started, report)
 
 
 def _up_locked(cfg: DevcloudConfig, state: State, started: float, report: Reporter) -> UpResult:
@@ -278,7 +298,7 @@ def _start_all(cfg: DevcloudConfig, state: State, report: Reporter) -> None:
         _wait_healthy(cfg, api["placement"])
         phase.advance("placement")
         for index, compute in enumerate(computes(cfg, state.computes, state.data_plane), 1):
-            (cfg.lib / "nova" / compute_host(index)).mkdir(parents=True, exist_ok=True)
+            compute_state_dir(cfg, index).mkdir(parents=True, exist_ok=True)
             compute.start(cfg)
         for service in [*later[1:], *daemons]:
             _wait_healthy(cfg, service)
@@ -294,6 +314,50 @@ def _start_all(cfg: DevcloudConfig, state: State, report: Reporter) -> None:
             reconciler.start(cfg)
             _wait_healthy(cfg, reconciler, timeout=5)
             phase.advance("data plane reconciler")
+
+
+def _add_computes(cfg: DevcloudConfig, count: int, started: float, report: Reporter) -> UpResult:
+    """Start computes ``old+1..count`` on a healthy running devcloud, as ``_start_all`` does:
+    config and state dir each, then wait until nova reports them up, they are mapped into
+    cell1 (``discover_hosts``) and placement has their inventory. State records the new count
+    before they start (so ``status`` and ``down`` know them); on failure they are stopped and
+    the old count restored, leaving the devcloud as it was.
+    """
+    old = State.read(cfg) or State(1, False)
+    new = replace(old, computes=count)
+    indexes = range(old.computes + 1, count + 1)
+    added = [nova_compute(cfg, index, old.data_plane) for index in indexes]
+    with Phase(report, "up", total=len(added) + 1, text=f"devcloud: {count} computes") as phase:
+        new.write(cfg)
+        since = time.time()
+        try:
+            for index, service in zip(indexes, added, strict=True):
+                write_compute_config(cfg, index, old.data_plane)
+                if service.pid(cfg) is None:  # else a leftover of an interrupted add runs
+                    service.start(cfg)
+                phase.advance(f"{service.name} started")
+            hosts = [compute_host(index) for index in indexes]
+            try:
+                _bootstrap(cfg, "computes", new, hosts=hosts, since=since)
+            except DevcloudError as exc:
+                dead = ", ".join(f"{s.name} (log {s.log(cfg)})" for s in added if not s.pid(cfg))
+                raise DevcloudError(f"{exc}; exited: {dead}" if dead else str(exc)) from exc
+            phase.advance(f"{' '.join(hosts)} up, discovered, in placement")
+        except BaseException:
+            process.stop_groups([pid for s in added if (pid := s.pid(cfg)) is not None])
+            for service in added:
+                service.pid_file(cfg).unlink(missing_ok=True)
+            old.write(cfg)
+            raise
+    return UpResult(
+        True,
+        time.monotonic() - started,
+        count,
+        old.data_plane,
+        cfg.clouds_yaml,
+        computes_added=len(added),
+        computes_requested=count,
+    )
 
 
 def _prepare_dirs(cfg: DevcloudConfig) -> None:
@@ -436,8 +500,18 @@ def _keystone_setup(cfg: DevcloudConfig) -> None:
     _run(cfg, "dbsync-keystone", _manage(cfg, "keystone-manage", conf, *bootstrap))
 
 
-def _bootstrap(cfg: DevcloudConfig, phase: str, state: State) -> None:
-    """Run server/bootstrap.py in the server venv (its openstacksdk, as admin)."""
+def _bootstrap(
+    cfg: DevcloudConfig,
+    phase: str,
+    state: State,
+    hosts: list[str] | None = None,
+    since: float | None = None,
+) -> None:
+    """Run server/bootstrap.py in the server venv (its openstacksdk, as admin).
+
+    ``hosts``: the compute hosts to wait for by name (default: all ``state.computes``);
+    ``since``: when they were started (older heartbeats are a previous run's).
+    """
     pw = cfg.passwords()
     endpoints = {
         "compute": f"{cfg.url('nova-api')}/v2.1",
@@ -445,7 +519,11 @@ def _bootstrap(cfg: DevcloudConfig, phase: str, state: State) -> None:
         "network": cfg.url("neutron-api"),
         "image": cfg.url("glance"),
     }
-    discover = _manage(cfg, "nova-manage", "nova/nova.conf", "cell_v2", "discover_hosts")
+    discover = _manage(
+        cfg, "nova-manage", "nova/nova.conf", "cell_v2", "discover_hosts", "--verbose"
+    )
+    if hosts is None:
+        hosts = [compute_host(index) for index in range(1, state.computes + 1)]
     env = {
         "SSDC_ADMIN_CLOUD": ADMIN_CLOUD,
         "SSDC_SERVICE_USER": SERVICE_USER,
@@ -453,6 +531,8 @@ def _bootstrap(cfg: DevcloudConfig, phase: str, state: State) -> None:
         "SSDC_DEMO_PASSWORD": pw["demo"],
         "SSDC_ENDPOINTS": ",".join(f"{k}={v}" for k, v in endpoints.items()),
         "SSDC_COMPUTES": str(state.computes),
+        "SSDC_COMPUTE_HOSTS": " ".join(hosts),
+        "SSDC_SINCE": "" if since is None else f"{since:.0f}",
         "SSDC_DISCOVER": " ".join(discover),
     }
     _run(cfg, f"bootstrap-{phase}", [str(cfg.python), "-m", "ssdc.bootstrap", phase], extra_env=env)

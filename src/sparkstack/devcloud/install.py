@@ -22,7 +22,17 @@ from sparkstack.devcloud.configs import render
 from sparkstack.errors import DevcloudError
 from sparkstack.events import Phase, Reporter, silent
 
-APT_PACKAGES = ("rabbitmq-server", "mariadb-server", "openssh-server", "sudo", "tini", "nftables")
+#: What a namespace host (a devcloud server, an SSH test host) needs of this machine to boot:
+#: sshd and ssh-keygen, sudo, tini as PID 1, nft for its firewall, ip for its namespace, mount
+#: and useradd in host_init.sh (the rest it uses is Essential in Debian).
+HOST_PACKAGES = ("openssh-server", "sudo", "tini", "nftables", "iproute2", "mount", "passwd")
+#: What the software on a node needs. A node is an overlay of this machine's root with no way
+#: out to a package mirror, so its own ``apt-get install`` cannot work: whatever node preparation
+#: (services/templates/prepare.sh.j2: Java 17+, python3) would install must be here already.
+#: Spark's sbin scripts use ps (procps); tests and users fetch with curl. tar, gzip and
+#: sha512sum (install.sh.j2) are Essential.
+NODE_PACKAGES = ("openjdk-17-jre-headless", "python3", "curl", "procps")
+APT_PACKAGES = ("rabbitmq-server", "mariadb-server", *HOST_PACKAGES, *NODE_PACKAGES)
 SERVER_PACKAGES = (
     "keystone",
     "nova",
@@ -73,7 +83,7 @@ def install(cfg: DevcloudConfig | None = None, *, report: Reporter = silent) -> 
         missing = missing_apt_packages()
         if missing:
             phase.message(f"apt-get install {' '.join(missing)}")
-            apt_install(missing, cfg)
+            apt_install(missing, cfg.data_dir / "install-apt.log")
         phase.advance("apt packages present")
         if is_installed(cfg):
             phase.advance("server venv up to date", by=2)
@@ -87,26 +97,44 @@ def install(cfg: DevcloudConfig | None = None, *, report: Reporter = silent) -> 
         phase.advance("server packages installed")
 
 
-def missing_apt_packages() -> list[str]:
-    """The Debian packages of APT_PACKAGES not installed."""
-    missing = []
-    for name in APT_PACKAGES:
+DPKG_FORMAT = "${Package}\\t${db:Status-Status}\\n"
+
+
+def missing_apt_packages(packages: tuple[str, ...] | list[str] = APT_PACKAGES) -> list[str]:
+    """The Debian packages of ``packages`` that dpkg does not list as installed, in order."""
+    try:
         result = subprocess.run(
-            ["dpkg-query", "-W", "-f=${db:Status-Status}", name],
+            ["dpkg-query", "-W", f"-f={DPKG_FORMAT}", *packages],
             capture_output=True,
             text=True,
             check=False,
         )
-        if result.stdout.strip() != "installed":
-            missing.append(name)
-    return missing
+    except FileNotFoundError:
+        raise DevcloudError("no dpkg-query here: the devcloud needs Debian (12)") from None
+    # exit status 1 just means some package is unknown to dpkg: it is missing then
+    return missing_from_dpkg(packages, result.stdout)
 
 
-def apt_install(packages: list[str], cfg: DevcloudConfig) -> None:
+def missing_from_dpkg(packages: tuple[str, ...] | list[str], output: str) -> list[str]:
+    """Which of ``packages`` a ``dpkg-query -W -f=DPKG_FORMAT`` output shows not installed.
+
+    A package dpkg never heard of has no line; one removed but not purged is ``config-files``,
+    one half installed ``unpacked`` or ``half-configured``; a multi-arch one has a line per
+    architecture and counts as installed when one of them is.
+    """
+    installed = set()
+    for line in output.splitlines():
+        name, _, state = line.partition("\t")
+        if state.strip() == "installed":
+            installed.add(name.strip().split(":", 1)[0])
+    return [name for name in dict.fromkeys(packages) if name not in installed]
+
+
+def apt_install(packages: list[str], log: Path) -> None:
     """apt-get install, keeping Debian from starting the daemons it installs (policy-rc.d):
-    the devcloud runs its own MariaDB and RabbitMQ on private data dirs and fixed ports."""
+    the devcloud runs its own MariaDB and RabbitMQ on private data dirs and fixed ports, and the
+    hosts their own sshd. The log goes to ``log``."""
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    log = cfg.data_dir / "install-apt.log"
     policy = Path("/usr/sbin/policy-rc.d")
     own_policy = not policy.exists()
     if own_policy:

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -25,15 +24,13 @@ import asyncssh
 
 from sparkstack.errors import DevcloudError
 
+from .install import HOST_PACKAGES, NODE_PACKAGES, apt_install, missing_apt_packages
 from .server import hosts
 from .server.net import ALLOWED, netns_delete, netns_list, run
 
-PACKAGES = {
-    "openssh-server": "/usr/sbin/sshd",
-    "sudo": "/usr/bin/sudo",
-    "tini": "/usr/bin/tini",
-    "nftables": "/usr/sbin/nft",
-}
+#: What a host needs to boot, and what the software tested on it (Spark: Java, python3) needs:
+#: a host is an overlay of this machine's root and cannot install anything itself.
+PACKAGES = (*HOST_PACKAGES, *NODE_PACKAGES)
 STATE_ROOT = Path("/tmp/sparkstack-testhosts")
 USER = "ubuntu"
 KEYS_BEGIN = "-----BEGIN SSH HOST KEY KEYS-----"
@@ -41,21 +38,14 @@ KEYS_END = "-----END SSH HOST KEY KEYS-----"
 
 
 def ensure_host_packages() -> None:
-    """Install the Debian packages a host needs (sshd, sudo, tini, nft) when any is missing."""
-    missing = [pkg for pkg, path in PACKAGES.items() if not Path(path).exists()]
+    """Install the Debian packages of PACKAGES that dpkg does not list as installed (sshd, sudo,
+    tini, nft, ...; Java, python3, curl for the nodes' software), starting no daemon."""
+    missing = missing_apt_packages(PACKAGES)
     if not missing:
         return
     if os.geteuid() != 0:
         raise DevcloudError(f"packages {' '.join(missing)} are missing; run as root to install")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (
-        ["apt-get", "update", "-q"],
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
-    ):
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        if proc.returncode != 0:
-            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise DevcloudError(f"{' '.join(cmd[:2])} failed ({last}); check apt sources")
+    apt_install(missing, STATE_ROOT / "install-apt.log")
 
 
 @dataclass(frozen=True)

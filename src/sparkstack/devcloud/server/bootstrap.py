@@ -2,10 +2,12 @@
 
 ``python -m ssdc.bootstrap identity``: projects, users, roles and the service catalog.
 ``python -m ssdc.bootstrap resources``: computes discovered, flavors, image, networks, quotas.
+``python -m ssdc.bootstrap computes``: computes discovered only (computes added to a running cloud).
 
 Configuration comes from the environment so that no password appears on a command line:
 OS_CLIENT_CONFIG_FILE, SSDC_ADMIN_CLOUD, SSDC_SERVICE_USER, SSDC_SERVICE_PASSWORD,
-SSDC_DEMO_PASSWORD, SSDC_ENDPOINTS (``type=url,...``), SSDC_COMPUTES, SSDC_DISCOVER (a command).
+SSDC_DEMO_PASSWORD, SSDC_ENDPOINTS (``type=url,...``), SSDC_COMPUTES, SSDC_COMPUTE_HOSTS (names,
+optional), SSDC_SINCE (optional), SSDC_DISCOVER (a command).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import openstack
@@ -100,27 +103,58 @@ def wait(what: str, check: Callable[[], bool], timeout: float = 90, interval: fl
 
 
 def computes(conn: Any) -> None:
-    """Wait for every nova-compute, map it into the cell, and wait for its placement inventory."""
-    count = int(os.environ["SSDC_COMPUTES"])
+    """Wait for every nova-compute, map it into the cell, and wait for its placement inventory.
+
+    With SSDC_COMPUTE_HOSTS (their host names) each named compute must be up, mapped and in
+    placement: when computes are added to a running cloud the old ones would already make the
+    count. With SSDC_SINCE (epoch seconds) a service counts as up only with a heartbeat from
+    then on: a compute that ran before left records that look up for a minute.
+    """
+    hosts = set(os.environ.get("SSDC_COMPUTE_HOSTS", "").split())
+    since = float(os.environ.get("SSDC_SINCE") or 0)
+    count = max(int(os.environ["SSDC_COMPUTES"]), len(hosts))
     discover = shlex.split(os.environ["SSDC_DISCOVER"])
 
+    def enough(found: set[str]) -> bool:
+        return hosts <= found if hosts else len(found) >= count
+
     def services_up() -> bool:
-        up = [s for s in conn.compute.services() if s.binary == "nova-compute" and s.state == "up"]
-        return len(up) >= count
+        return enough(
+            {
+                s.host
+                for s in conn.compute.services()
+                if s.binary == "nova-compute" and s.state == "up" and _beat(s) >= since - 2
+            }
+        )
 
     def discovered() -> bool:
-        subprocess.run(discover, check=True, capture_output=True)
-        return len(list(conn.compute.hypervisors())) >= count
+        # nova lists a hypervisor only once its host is mapped into a cell (HostMapping), so
+        # discover_hosts runs until every compute node it waits for is listed
+        result = subprocess.run(discover, capture_output=True, text=True, check=True)
+        if "Creating host mapping" in result.stdout:
+            log(" ".join(result.stdout.split())[-300:])
+        return enough({h.name for h in conn.compute.hypervisors()})
 
     def inventory() -> bool:
-        providers = list(conn.placement.resource_providers())
-        return len(providers) >= count and all(
+        providers = [
+            rp for rp in conn.placement.resource_providers() if not hosts or rp.name in hosts
+        ]
+        return enough({rp.name for rp in providers}) and all(
             list(conn.placement.resource_provider_inventories(rp)) for rp in providers
         )
 
-    wait(f"{count} nova-compute service(s) up", services_up)
+    what = " ".join(sorted(hosts)) if hosts else f"{count} nova-compute service(s)"
+    wait(f"{what} up", services_up)
     wait("hypervisors discovered", discovered, interval=1)
     wait("placement inventory", inventory)
+
+
+def _beat(service: Any) -> float:
+    """The epoch time of a nova service's last heartbeat (nova gives UTC without a zone)."""
+    if not service.updated_at:
+        return 0.0
+    stamp = datetime.fromisoformat(service.updated_at.rstrip("Z"))
+    return stamp.replace(tzinfo=stamp.tzinfo or UTC).timestamp()
 
 
 def flavors_and_image(conn: Any) -> None:
@@ -216,10 +250,10 @@ def resources(conn: Any) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("phase", choices=["identity", "resources"])
+    parser.add_argument("phase", choices=["identity", "resources", "computes"])
     args = parser.parse_args()
     conn = openstack.connect(cloud=os.environ["SSDC_ADMIN_CLOUD"])
-    {"identity": identity, "resources": resources}[args.phase](conn)
+    {"identity": identity, "resources": resources, "computes": computes}[args.phase](conn)
     return 0
 
 

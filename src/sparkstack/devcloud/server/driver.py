@@ -10,6 +10,16 @@ and user_data. Power off, power on, reboot and delete act on the host's processe
 State lives in ``$SSDC_HOSTS_DIR/<uuid>`` and records the compute host that owns the server, so
 two computes can share the directory and each re-adopts only its own servers after a restart.
 nova 34 runs nova-compute with native threads: several spawns run at once, hence net.net_lock().
+
+Test-bed fault hook, a slow sshd: server metadata ``ssdc_sshd_delay`` makes the server's sshd
+start that many seconds late while the server goes ACTIVE on time (as a real VM is ACTIVE, its
+console already showing the host keys, before sshd listens). The value is a comma-separated list
+of ``SECONDS`` (this server) or ``NAME=SECONDS`` (only the server of that name or hostname; wins
+over a bare number), e.g. ``--metadata ssdc_sshd_delay=demo-worker-2=30`` on ``sparkstack
+launch``, which sets it on every server, slows exactly demo-worker-2. It acts at boot: the
+metadata given at create for the first boot; the server's metadata of the moment (e.g. after
+``set_server_metadata``) at every later start or reboot. Seconds from 0 to 3600; a value that
+does not parse is ignored with a warning in the nova-compute log.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from . import hosts, net
 LOG = logging.getLogger(__name__)
 BOOT_TIMEOUT = 120.0  # 20+ servers booting at once on 2 cores
 IMAGE_USER = os.environ.get("SSDC_IMAGE_USER", "ubuntu")
+SSHD_DELAY_KEY = "ssdc_sshd_delay"
 
 # Until the reconciler has applied the port's security groups (about 1 s), drop new inbound
 # connections, as a real cloud filters a port from its first packet. Applied right after the
@@ -162,6 +173,7 @@ class DataplaneDriver(fake.FakeDriverWithoutFakeNodes):  # type: ignore[misc]
             authorized_keys=[instance.key_data] if instance.key_data else [],
             user_data=user_data,
             etc_hosts={hostname: addresses[0]} if addresses else None,
+            sshd_delay=_sshd_delay(instance),
         )
         hosts.save_config(cfg)
         return cfg
@@ -241,7 +253,12 @@ class DataplaneDriver(fake.FakeDriverWithoutFakeNodes):  # type: ignore[misc]
         if restart:
             hosts.stop_host(state)
         if hosts.running_pid(state) is None:
-            hosts.start_host(hosts.load_config(state), timeout=BOOT_TIMEOUT)
+            cfg = hosts.load_config(state)
+            delay = _sshd_delay(instance)
+            if delay != cfg.sshd_delay:
+                cfg.sshd_delay = delay
+                hosts.save_config(cfg)
+            hosts.start_host(cfg, timeout=BOOT_TIMEOUT)
 
     def get_info(self, instance: Any, use_cache: bool = True) -> Any:
         """The power state as the host's processes show it (a killed host reads as shut down)."""
@@ -256,6 +273,26 @@ class DataplaneDriver(fake.FakeDriverWithoutFakeNodes):  # type: ignore[misc]
 
 def _state_dir(uuid: str) -> Path:
     return net.hosts_dir() / uuid
+
+
+def _sshd_delay(instance: Any) -> float:
+    """The seconds of ``ssdc_sshd_delay`` the server's metadata asks of it (0: none)."""
+    try:
+        value = (instance.metadata or {}).get(SSHD_DELAY_KEY)
+    except Exception:  # metadata is loaded lazily through the conductor
+        LOG.warning("cannot read the server's metadata", exc_info=True, instance=instance)
+        return 0.0
+    if not value:
+        return 0.0
+    names = [n for n in (instance.display_name, instance.hostname) if n]
+    try:
+        delay = hosts.parse_sshd_delay(str(value), names)
+    except ValueError as exc:
+        LOG.warning("metadata %s ignored: %s", SSHD_DELAY_KEY, exc, instance=instance)
+        return 0.0
+    if delay:
+        LOG.info("sshd starts %.1fs late (metadata %s)", delay, SSHD_DELAY_KEY, instance=instance)
+    return delay
 
 
 def _image_user(image_meta: Any) -> str:

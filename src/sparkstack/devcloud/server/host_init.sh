@@ -8,6 +8,8 @@
 # (users, keys, files from cloud-config: run once before sshd) and user-data-final (a user_data
 # script or runcmd: run once after sshd starts, as cloud-final does). The private disk layers
 # live there too. stdout is the host's console log. Writes STATE_DIR/init-done before sshd starts.
+# STATE_DIR/sshd-delay (optional, seconds; a test-bed fault, see driver.py's ssdc_sshd_delay)
+# makes sshd start that much later, after init-done: the server is up, its sshd is not yet.
 set -euo pipefail
 umask 022
 H="$1" NAME="$2" USER_NAME="$3"
@@ -81,7 +83,10 @@ CONF
 install -d -m 0755 -o root -g root /run/sshd   # privilege separation dir on the fresh /run
 /usr/sbin/sshd -t
 
-# Last, hide the root namespace's /tmp, where STATE_DIR may live.
+delay=$(cat "$H/sshd-delay" 2>/dev/null || true)
+case $delay in ''|*[!0-9.]*) delay=0 ;; esac
+
+# Last, hide the root namespace's /tmp, where STATE_DIR may live (nothing reads it after this).
 touch "$H/init-done"
 mount --bind "$H/tmp" /tmp
 cd /
@@ -94,6 +99,10 @@ if [ -x /var/lib/cloud/instance/scripts/part-001 ] && [ ! -e /var/lib/cloud/inst
     finished "user-data exited with ${PIPESTATUS[0]}" ) &
 else
   finished "Datasource DataSourceNone."
+fi
+if [ "$delay" != 0 ] && [ "$delay" != 0.000 ]; then
+  log "sshd starts in ${delay}s (test-bed fault ssdc_sshd_delay)"
+  sleep "$delay"
 fi
 log "up, sshd starting"
 exec "${ENV[@]}" /usr/sbin/sshd -D -E /var/log/sshd.log

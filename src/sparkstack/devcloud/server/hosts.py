@@ -5,6 +5,10 @@ Used by the devcloud's virt driver (one host per nova server) and by the SSH tes
 caller makes the network namespace and its NICs; this module boots, stops and reads the host.
 A host's state dir holds its disk layers, its console log and pid files. Killing PID 1 makes
 the kernel kill every process of the host, so stopping needs only that one recorded pid.
+
+A test-bed fault: ``HostConfig.sshd_delay`` seconds make sshd start that late on every boot of
+the host, while the boot itself (``start_host``) returns as soon as host_init.sh is done, as a
+VM is ACTIVE before its sshd listens. ``parse_sshd_delay`` reads the devcloud's metadata form.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ CLEAN_ENV = {"PATH": SYS_PATH, "LANG": "C.UTF-8"}
 _SHADOWED = ("/etc", "/usr", "/var", "/opt", "/root", "/srv", "/home", "/run", "/dev", "/proc")
 _SSH_LISTEN = "00000000:0016"  # 0.0.0.0:22 in /proc/net/tcp
 _TCP_LISTEN = "0A"
+MAX_SSHD_DELAY = 3600.0
 
 
 class HostError(RuntimeError):
@@ -47,10 +52,44 @@ class HostConfig:
     authorized_keys: list[str] = field(default_factory=list)
     user_data: bytes | None = None
     etc_hosts: dict[str, str] | None = None
+    sshd_delay: float = 0.0  # seconds sshd starts late on each boot (a test-bed fault)
+
+
+def parse_sshd_delay(value: str | None, names: list[str]) -> float:
+    """Seconds of sshd delay a metadata value asks of the server called one of ``names``.
+
+    The value is a comma-separated list of ``SECONDS`` (every server carrying it) and
+    ``NAME=SECONDS`` (only the server with that name or hostname; wins over a bare number), so
+    one value set on every server of a cluster can slow exactly one node:
+    ``"demo-worker-2=30"``. Raises ValueError on anything else.
+    """
+    every: float | None = None
+    for item in (value or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, seconds = item.rpartition("=")
+        delay = _seconds(seconds, item)
+        if not sep:
+            every = delay
+        elif name.strip() in names:
+            return delay
+    return every or 0.0
+
+
+def _seconds(text: str, item: str) -> float:
+    try:
+        delay = float(text)
+    except ValueError:
+        raise ValueError(f"{item!r}: not SECONDS or NAME=SECONDS") from None
+    if not 0 <= delay <= MAX_SSHD_DELAY:
+        raise ValueError(f"{item!r}: seconds must be within 0..{MAX_SSHD_DELAY:.0f}")
+    return delay
 
 
 def start_host(cfg: HostConfig, timeout: float = 15.0) -> int:
-    """Boot the host in its (already wired) netns; return PID 1's pid once sshd listens.
+    """Boot the host in its (already wired) netns; return PID 1's pid once sshd listens (with
+    ``cfg.sshd_delay``: once host_init.sh is done, sshd comes up that many seconds later).
 
     Calling it again after stop_host() is a reboot: the disk layers stay, user_data does not
     run again and the host key is kept.
@@ -85,7 +124,8 @@ def start_host(cfg: HostConfig, timeout: float = 15.0) -> int:
     )
     unshare_pid = int(out.stdout.strip())
     (state / "unshare.pid").write_text(f"{unshare_pid}\n")
-    init_pid = _wait_ready(state, unshare_pid, time.monotonic() + timeout)
+    deadline = time.monotonic() + timeout
+    init_pid = _wait_ready(state, unshare_pid, deadline, ssh=cfg.sshd_delay <= 0)
     (state / "init.pid").write_text(f"{init_pid}\n")
     return init_pid
 
@@ -154,6 +194,13 @@ def _check_state_dir(path: Path) -> Path:
 
 def _write_boot_files(cfg: HostConfig, state: Path) -> None:
     (state / "init-done").unlink(missing_ok=True)
+    delay = state / "sshd-delay"  # read by host_init.sh just before it starts sshd
+    if cfg.sshd_delay > 0:
+        tmp = state / "sshd-delay.tmp"
+        tmp.write_text(f"{cfg.sshd_delay:.3f}\n")
+        tmp.replace(delay)
+    else:
+        delay.unlink(missing_ok=True)
     (state / "authorized_keys").write_text("".join(f"{k.strip()}\n" for k in cfg.authorized_keys))
     hosts = cfg.etc_hosts if cfg.etc_hosts is not None else {cfg.hostname: "127.0.1.1"}
     lines = ["127.0.0.1 localhost", "::1 localhost ip6-localhost ip6-loopback"]
@@ -167,22 +214,28 @@ def _write_boot_files(cfg: HostConfig, state: Path) -> None:
             target.write_bytes(content.encode() if isinstance(content, str) else content)
 
 
-def _wait_ready(state: Path, unshare_pid: int, deadline: float) -> int:
-    """Wait until host_init.sh is done and sshd listens; return tini's pid (unshare's child)."""
+def _wait_ready(state: Path, unshare_pid: int, deadline: float, ssh: bool = True) -> int:
+    """Wait until host_init.sh is done and (``ssh``) sshd listens; return tini's pid (unshare's
+    child)."""
     init_pid: int | None = None
     while True:
         if not _alive(unshare_pid):
             raise HostError(f"host died while booting: {_tail(state)}")
         if init_pid is None:
             init_pid = _child_tini(unshare_pid)
-        if init_pid is not None and (state / "init-done").exists() and _ssh_listening(init_pid):
+        if (
+            init_pid is not None
+            and (state / "init-done").exists()
+            and (not ssh or _ssh_listening(init_pid))
+        ):
             return init_pid
         if time.monotonic() > deadline:
             for pid in (init_pid, unshare_pid):
                 if pid is not None:
                     with suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
-            raise HostError(f"host did not start sshd in time: {_tail(state)}")
+            what = "start sshd" if ssh else "finish booting"
+            raise HostError(f"host did not {what} in time: {_tail(state)}")
         time.sleep(0.02)
 
 
