@@ -12,11 +12,13 @@ are shorthands for the groups ``master`` (role spark-master) and ``worker`` (rol
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import typing
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -24,15 +26,17 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from sparkstack import keys
 from sparkstack import validation as v
 from sparkstack.cluster import Role
-from sparkstack.errors import SpecError
+from sparkstack.errors import SpecError, UsageError
 from sparkstack.specfile import Location, SpecFile, read_spec_file
 
 #: Login user of common cloud images, by a word found in the image name.
@@ -69,10 +73,20 @@ def _one_line(value: str) -> str:
 
 CloudText = Annotated[str, AfterValidator(v.cloud_text)]
 Cidr = Annotated[str, AfterValidator(v.cidr)]
-Port = Annotated[int, AfterValidator(v.port)]
+#: Numbers are numbers: YAML's ``yes`` or ``"3"`` is not a count, a port or a size.
+Port = Annotated[int, Strict(), AfterValidator(v.port)]
 GroupName = Annotated[str, AfterValidator(v.group_name)]
 ConfValue = Annotated[str, BeforeValidator(_scalar_text), AfterValidator(_one_line)]
 LocalPath = Annotated[Path, AfterValidator(v.local_path)]
+
+
+class SettingError(ValueError):
+    """A check across settings failed: the message names the setting, the error line points
+    at where ``loc`` is in the file."""
+
+    def __init__(self, loc: Location, message: str):
+        super().__init__(message)
+        self.loc = loc
 
 
 class _Model(BaseModel):
@@ -95,7 +109,7 @@ class ServerGroupPolicy(StrEnum):
 class GroupSpec(_Model):
     """One node group: ``count`` servers of one flavor (and image) hosting ``roles``."""
 
-    count: int = Field(default=1, ge=0, le=MAX_GROUP_NODES)
+    count: int = Field(default=1, ge=0, le=MAX_GROUP_NODES, strict=True)
     flavor: CloudText = "m1.small"
     image: CloudText | None = None
     roles: tuple[Role, ...] = Field(min_length=1)
@@ -135,6 +149,19 @@ class KeySpec(_Model):
 
     _files = field_validator("public_key_file", "private_key_file")(_checked_file)
 
+    @field_validator("public_key_file")
+    @classmethod
+    def _public_key(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        """Read here, not when the cloud is about to import it."""
+        if value is not None and (info.context or {}).get("check_files") is not False:
+            try:
+                keys.read_public_key(value)
+            except UsageError:
+                raise ValueError(
+                    "not an OpenSSH public key; give the .pub file (ssh-ed25519 AAAA...)"
+                ) from None
+        return value
+
     @field_validator("private_key_file")
     @classmethod
     def _fits_metadata(cls, value: Path | None) -> Path | None:
@@ -160,6 +187,16 @@ class SparkSpec(_Model):
 
     _tarball = field_validator("tarball")(_checked_file)
 
+    @field_validator("url", "tarball")
+    @classmethod
+    def _tarball_name(cls, value: str | Path | None) -> str | Path | None:
+        """The tarball keeps its name (the URL's last part) on the nodes, in paths there."""
+        if value is not None:
+            v.tarball_name(
+                value.name if isinstance(value, Path) else Path(urlsplit(value).path).name
+            )
+        return value
+
     @field_validator("conf")
     @classmethod
     def _not_reserved(cls, value: dict[str, str]) -> dict[str, str]:
@@ -179,19 +216,24 @@ def _expand_shorthands(data: Any) -> Any:
     """``masters:``/``workers:`` become (or update) the groups ``master`` and ``worker``."""
     if not isinstance(data, dict):
         return data
-    data = dict(data)
     explicit = data.get("groups")
-    groups: dict[str, Any] = dict(explicit) if isinstance(explicit, dict) else {}
+    if explicit is not None and not isinstance(explicit, dict):
+        return data  # not a mapping: the field's own check says so
+    data = dict(data)
+    groups: dict[str, Any] = dict(explicit or {})
     for key, (group, role) in SHORTHANDS.items():
         short = data.pop(key, None)
         if short is None:
             continue
         if not isinstance(short, dict):
-            raise ValueError(f"{key}: give a mapping such as {{count: 2, flavor: m1.small}}")
+            raise SettingError(
+                (key,), f"{key}: give a mapping such as {{count: 2, flavor: m1.small}}"
+            )
         if explicit is not None and group not in groups:
-            raise ValueError(
+            raise SettingError(
+                (key,),
                 f"{key} sets the group '{group}', which groups: does not define; set the count "
-                "and flavor under groups: instead"
+                "and flavor under groups: instead",
             )
         found = groups.get(group)
         base: dict[str, Any] = found if isinstance(found, dict) else {"roles": [role]}
@@ -222,14 +264,14 @@ class ClusterSpec(_Model):
     key: KeySpec = KeySpec()
     availability_zone: CloudText | None = None
     server_group_policy: ServerGroupPolicy = ServerGroupPolicy.NONE
-    boot_volume_gb: int | None = Field(default=None, ge=1, le=65536)
+    boot_volume_gb: int | None = Field(default=None, ge=1, le=65536, strict=True)
     metadata: dict[
         Annotated[str, AfterValidator(v.metadata_key)],
         Annotated[str, BeforeValidator(_scalar_text), AfterValidator(v.metadata_value)],
     ] = Field(default_factory=dict, max_length=MAX_METADATA_ITEMS)
     #: Extra ingress rules (port, CIDR) the cluster's security group opens, e.g. for a UI.
     open_ports: list[tuple[Port, Cidr]] = Field(default_factory=list, max_length=50)
-    timeout_seconds: int = Field(default=900, ge=10, le=86400)
+    timeout_seconds: int = Field(default=900, ge=10, le=86400, strict=True)
     #: Accept a node's first SSH host key when its console log never shows one.
     trust_first_host_key: bool = False
     spark: SparkSpec = SparkSpec()
@@ -239,18 +281,25 @@ class ClusterSpec(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> ClusterSpec:
         if self.network.name and self.network.create:
-            raise ValueError("network: give an existing network name or create one, not both")
+            raise SettingError(
+                ("network",), "network: give an existing network name or create one, not both"
+            )
         if self.key.keypair and self.key.public_key_file:
-            raise ValueError("key: give an existing keypair or a public key file, not both")
+            raise SettingError(
+                ("key",), "key: give an existing keypair or a public key file, not both"
+            )
         if self.key.keypair == f"sparkstack-{self.name}":
-            raise ValueError(
+            raise SettingError(
+                ("key", "keypair"),
                 f"key.keypair: 'sparkstack-{self.name}' is the name sparkstack gives the keypair "
-                "it makes for this cluster; leave keypair unset or rename yours"
+                "it makes for this cluster; leave keypair unset or rename yours",
             )
         if sum(g.count for g in self.groups.values()) > MAX_NODES:
-            raise ValueError(f"groups: at most {MAX_NODES} nodes in one cluster")
+            raise SettingError(("groups",), f"groups: at most {MAX_NODES} nodes in one cluster")
         if not self.count(Role.SPARK_MASTER):
-            raise ValueError("groups: a cluster needs at least one node with role spark-master")
+            raise SettingError(
+                ("groups",), "groups: a cluster needs at least one node with role spark-master"
+            )
         return self
 
     def count(self, role: Role) -> int:
@@ -356,8 +405,23 @@ def _message(error: Any) -> str:
         return f"unknown setting{hint} (valid here: {', '.join(valid)})" if valid else "unknown"
     message = str(error["msg"]).removeprefix("Value error, ")
     if kind not in ("missing",) and "input" in error and not isinstance(error["input"], dict):
-        return f"{v.shown(error['input'])}: {message}"
+        return f"{_written(error['input'])}: {message}"
     return message
+
+
+def _written(value: Any) -> str:
+    """A value for an error line as the user wrote it (a date or a path not as Python's repr)."""
+    if isinstance(value, datetime.date):  # YAML reads 2030-01-01 as a date
+        return value.isoformat()
+    return v.shown(str(value) if isinstance(value, Path) else value)
+
+
+def _field_path(loc: Location) -> str:
+    """``spark.conf.spark.a``; a key that is long or unprintable is shown quoted and cut."""
+    return ".".join(
+        str(p) if isinstance(p, int) or (p.isprintable() and len(p) <= 40) else v.shown(p, 40)
+        for p in loc
+    )
 
 
 def spec_error(
@@ -366,10 +430,14 @@ def spec_error(
     """One line for the first problem: where, which field, the bad value, what is valid."""
     errors = exc.errors()
     first = errors[0]
-    loc = _file_location(tuple(p for p in first["loc"] if p != "[key]"), data)
-    field = ".".join(str(p) for p in loc) or "cluster"
+    setting = first.get("ctx", {}).get("error")
+    raw = setting.loc if isinstance(setting, SettingError) else first["loc"]
+    loc = _file_location(tuple(p for p in raw if p != "[key]"), data)
+    field = _field_path(loc) or "cluster"
     where = source.where(loc) if source is not None and loc not in flags else "command line"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    if isinstance(setting, SettingError):  # its message names the setting itself
+        return SpecError(f"{where}: {setting}{more}")
     prefix = f"{where}: {field}: " if loc else f"{where}: "
     return SpecError(f"{prefix}{_message(first)}{more}")
 
@@ -386,6 +454,8 @@ def load_spec(
     source = read_spec_file(file) if file is not None else None
     data: dict[str, Any] = source.data if source else dict(base or {})
     flags = _without_none(overrides or {})
+    if source is not None and "name" in data and "name" in flags:
+        _check_replaced_name(source)
     merged = _deep_merge(data, flags)
     flag_paths = _paths(flags) - {()}
     try:
@@ -395,6 +465,16 @@ def load_spec(
     if base is not None:
         _check_flag_files(spec, flag_paths)
     return spec
+
+
+def _check_replaced_name(source: SpecFile) -> None:
+    """The file's name is checked though the command line's replaces it: a file with a bad
+    value is refused whatever flags come with it."""
+    value = source.data["name"]
+    try:
+        v.cluster_name(str(value))
+    except ValueError as exc:
+        raise SpecError(f"{source.where(('name',))}: name: {_written(value)}: {exc}") from None
 
 
 #: Local files a spec names; a manifest's may be gone, the user's own must exist.

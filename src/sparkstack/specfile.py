@@ -1,9 +1,10 @@
 """Reading a cluster file as untrusted input: plain YAML data and where each value sits.
 
 A cluster file may come from anywhere, so it is read under limits: a size cap, UTF-8 only, no
-YAML tags (``!!python/...``), no anchors or aliases (the "billion laughs" bomb), bounded nesting,
-one document, no duplicate keys. What comes back is plain dicts, lists and scalars, plus the
-line and column of every value, so a later error can point at the spot in the file.
+YAML tags (``!!python/...``), no anchors or aliases (the "billion laughs" bomb), bounded nesting
+and number of values, one document, no duplicate keys. What comes back is plain dicts, lists and
+scalars, plus the line and column of every value, so a later error can point at the spot in the
+file.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from sparkstack.errors import SpecError
 
 MAX_BYTES = 1 << 20
 MAX_DEPTH = 16
+#: Keys and values in one file; the largest valid cluster file has about 2200. YAML is parsed
+#: at some 30000 values a second: a megabyte of ``[a,a,a,...]`` is refused early, not read.
+MAX_VALUES = 10_000
 
 #: A path into the data: mapping keys and list indexes, as pydantic reports error locations.
 Location = tuple[str | int, ...]
@@ -51,11 +55,13 @@ class _Refused(Exception):
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses tags, anchors, aliases and deep nesting while composing."""
+    """SafeLoader that refuses tags, anchors, aliases, deep nesting and too many values
+    while composing."""
 
     def __init__(self, stream: str):
         super().__init__(stream)
         self._depth = 0
+        self._values = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         event = self.peek_event()  # type: ignore[no-untyped-call]
@@ -72,6 +78,9 @@ class _StrictLoader(yaml.SafeLoader):
         self._depth += 1
         if self._depth > MAX_DEPTH:
             raise _Refused(f"nested deeper than {MAX_DEPTH} levels", event.start_mark)
+        self._values += 1
+        if self._values > MAX_VALUES:
+            raise _Refused(f"more than {MAX_VALUES} keys and values", event.start_mark)
         try:
             return Composer.compose_node(self, parent, index)
         finally:
@@ -94,10 +103,11 @@ def _plain(
                 raise _Refused(
                     "a key must be a plain word, not a list or a mapping", key_node.start_mark
                 )
-            key = loader.construct_object(key_node)
+            # the key as written: `on`, `~` or `1` name a setting, they are not True, None, 1
+            key = key_node.value
             if key in result:
                 raise _Refused(f"duplicate key {key!r}", key_node.start_mark)
-            result[key] = _plain(loader, value_node, (*loc, str(key)), marks)
+            result[key] = _plain(loader, value_node, (*loc, key), marks)
         return result
     if isinstance(node, SequenceNode):
         return [_plain(loader, item, (*loc, i), marks) for i, item in enumerate(node.value)]
@@ -105,26 +115,39 @@ def _plain(
     return loader.construct_object(node)
 
 
+def _at(text: str, index: int) -> str:
+    """``line:col`` (1-based, in characters, as YAML marks count) of ``text[index]``."""
+    line = text.count("\n", 0, index) + 1
+    column = index - text.rfind("\n", 0, index)
+    return f"{line}:{column}"
+
+
 def read_spec_file(path: Path) -> SpecFile:
     """Read and check ``path``; a SpecError names the file, line and column of the problem."""
+    too_big = f"a cluster file is at most {MAX_BYTES} bytes"
     try:
         if not path.is_file():
-            raise SpecError(f"cannot read cluster file {path}: not a regular file")
+            why = "not a regular file" if path.exists() else "no such file"
+            raise SpecError(f"cannot read cluster file {path}: {why}")
         size = path.stat().st_size
         if size > MAX_BYTES:
-            raise SpecError(f"{path}: {size} bytes; a cluster file is at most {MAX_BYTES} bytes")
-        raw = path.read_bytes()[: MAX_BYTES + 1]
+            raise SpecError(f"{path}: {size} bytes; {too_big}")
+        with path.open("rb") as handle:  # /proc files say 0 bytes and hold more: read no more
+            raw = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise SpecError(f"cannot read cluster file {path}: {exc.strerror}") from None
+    if len(raw) > MAX_BYTES:
+        raise SpecError(f"{path}: more than {MAX_BYTES} bytes; {too_big}")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
+        valid = raw[: exc.start].decode("utf-8")
         raise SpecError(
-            f"{path}:{line}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+            f"{path}:{_at(valid, len(valid))}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
         ) from None
     if "\x00" in text:
-        raise SpecError(f"{path}: holds NUL bytes; a cluster file is YAML text")
+        at = _at(text, text.index("\x00"))
+        raise SpecError(f"{path}:{at}: holds a NUL byte; a cluster file is YAML text")
     marks: dict[Location, tuple[int, int]] = {}
     try:
         loader = _StrictLoader(text)

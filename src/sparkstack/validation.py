@@ -27,11 +27,15 @@ SHA512 = re.compile(r"^[0-9a-f]{128}$")
 METADATA_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,255}$")
 #: Nova's limit on a metadata value (and on a key).
 METADATA_MAX = 255
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: C0 and C1 control characters and the Unicode line and paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: What a tarball may be called: its name becomes part of paths on the nodes.
+FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,200}$")
 
 
 def no_control(value: str, what: str = "value") -> str:
-    """Refuse newlines, NUL and other control characters (tabs too): they split lines."""
+    """Refuse newlines, NUL and other control characters (tabs, NEL, U+2028 too): they split
+    lines, in files on the nodes, in logs and in error lines, or steer a terminal."""
     if _CONTROL.search(value):
         raise ValueError(f"{what} must not contain newlines or control characters")
     return value
@@ -89,6 +93,14 @@ def hadoop_profile(value: str) -> str:
 def sha512(value: str) -> str:
     lowered = value.strip().lower()
     return _matches(SHA512, lowered, "a SHA-512 is 128 hexadecimal characters")
+
+
+def tarball_name(value: str) -> str:
+    return _matches(
+        FILE_NAME,
+        value,
+        "a tarball's file name holds only A-Z, 0-9 and '._+-' (like spark-4.3.0-bin-hadoop3.tgz)",
+    )
 
 
 def cloud_text(value: str) -> str:

@@ -16,7 +16,7 @@ import typer
 from sparkstack import logs
 from sparkstack._version import __version__
 from sparkstack.cli.output import err_console, error_line
-from sparkstack.errors import SparkstackError
+from sparkstack.errors import SparkstackError, UsageError
 
 app = typer.Typer(
     name="sparkstack",
@@ -57,7 +57,10 @@ def _root(
     """Launch, run and tear down Apache Spark clusters on OpenStack clouds."""
     global _debug
     _debug = debug
-    logs.setup(debug, log_file)
+    try:
+        logs.setup(debug, log_file)
+    except OSError as exc:
+        raise UsageError(f"--log-file {log_file}: cannot write there ({exc.strerror})") from None
 
 
 def _register_commands() -> None:
@@ -89,7 +92,8 @@ def main() -> None:
         err_console.print("aborted")
         sys.exit(1)
     except typer.TyperException as exc:  # usage errors of typer's vendored click
-        message = exc.format_message()
+        # typer checks values with pydantic, whose "Value error, " prefix means nothing here
+        message = exc.format_message().replace("Value error, ", "")
         ctx = getattr(exc, "ctx", None)
         where = f"`{ctx.command_path} --help`" if ctx is not None else "`sparkstack --help`"
         error_line(f"{message.rstrip('.')}; see {where}")

@@ -7,12 +7,28 @@ from typing import Annotated, Any
 
 import typer
 
+from sparkstack import validation
 from sparkstack.cli.output import OutputFormat
 from sparkstack.errors import UsageError
 
+
+def _cloud(value: str | None) -> str | None:
+    """A clouds.yaml entry is one printable line: checked before any verb looks it up."""
+    if value is not None:
+        try:
+            validation.cloud_text(value)
+        except ValueError as exc:
+            raise typer.BadParameter(f"{validation.shown(value)}: {exc}") from None
+    return value
+
+
 CloudOpt = Annotated[
     str | None,
-    typer.Option("--cloud", help="clouds.yaml entry (default: OS_CLOUD, else the OS_* variables)."),
+    typer.Option(
+        "--cloud",
+        callback=_cloud,
+        help="clouds.yaml entry (default: OS_CLOUD, else the OS_* variables).",
+    ),
 ]
 OutputOpt = Annotated[
     OutputFormat, typer.Option("--output", "-o", help="table for people, json/yaml for scripts.")

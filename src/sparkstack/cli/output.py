@@ -41,10 +41,16 @@ def styled(style: str, text: str, rest: str = "") -> Text:
     return Text.assemble((text, style), rest)
 
 
+def one_line(message: str) -> str:
+    """``message`` with newlines and other unprintable characters escaped (``\\n``): it may
+    carry a path or a value as the user gave it, and it must stay one line of plain text."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
 def error_line(message: str) -> None:
-    """``error: <message>`` on stderr, never wrapped."""
-    err_console.print(styled("red", "error:", f" {message}"), soft_wrap=True)
+    """``error: <message>`` on stderr, one line, never wrapped."""
+    err_console.print(styled("red", "error:", f" {one_line(message)}"), soft_wrap=True)
 
 
 def warning_line(message: str) -> None:
-    err_console.print(styled("yellow", "warning:", f" {message}"), soft_wrap=True)
+    err_console.print(styled("yellow", "warning:", f" {one_line(message)}"), soft_wrap=True)

@@ -22,10 +22,9 @@ from urllib.parse import urlsplit
 
 from sparkstack.errors import ArtifactError
 from sparkstack.events import Phase, Reporter, silent
+from sparkstack.validation import FILE_NAME
 
 _HEX128 = re.compile(r"^[0-9a-f]{128}$")
-#: What a tarball may be called on a node: it is part of paths there.
-_FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,200}$")
 TIMEOUT = 60
 
 
@@ -62,7 +61,7 @@ def parse_sha512(text: str, hint: str = "") -> str:
 
 def _filename(source: ArtifactSource) -> str:
     name = source.path.name if source.path else Path(urlsplit(source.url or "").path).name
-    if not _FILENAME.match(name):
+    if not FILE_NAME.match(name):
         raise ArtifactError(
             f"{source.name} tarball name {name!r} is not a plain file name (A-Z, 0-9, '._+-')"
         )
