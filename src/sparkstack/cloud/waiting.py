@@ -21,7 +21,7 @@ from tenacity import (
 
 from sparkstack.cloud import naming
 from sparkstack.cloud.connection import Cloud, translate_errors
-from sparkstack.errors import CloudTimeoutError, ServerFaultError
+from sparkstack.errors import CloudTimeoutError, QuotaError, ServerFaultError
 
 POLL_SECONDS = 1.0
 
@@ -68,10 +68,14 @@ def wait_for_active(
         failed = [s for s in servers if s.status == "ERROR"]
         if failed:
             first = min(failed, key=lambda s: s.name)
-            raise ServerFaultError(
-                f"server {first.name} went to ERROR: {fault_text(first)}"
-                + (f" (and {len(failed) - 1} more in ERROR)" if len(failed) > 1 else "")
-            )
+            fault = fault_text(first)
+            more = f" (and {len(failed) - 1} more in ERROR)" if len(failed) > 1 else ""
+            if "quota" in fault.lower():  # nova's recheck once another request took the room
+                raise QuotaError(
+                    f"server {first.name} went to ERROR: {fault}{more}; free resources or ask "
+                    "for a larger quota"
+                )
+            raise ServerFaultError(f"server {first.name} went to ERROR: {fault}{more}")
         active = sum(1 for s in servers if s.status == "ACTIVE")
         on_progress(active, servers)
         if active >= len(names):
