@@ -4,13 +4,21 @@ A plain ``with ThreadPoolExecutor`` starts every queued call even after an error
 rollback listing resources meanwhile could miss one still being created. Here, on any failure
 or interrupt, calls not yet started are dropped and the running ones are waited for, so when
 the error reaches the caller nothing of this batch is still in flight.
+
+Ctrl-C is held back while the calls are handed to the pool: a KeyboardInterrupt raised inside
+``submit`` (while it starts a worker thread) leaves a running thread the pool does not know
+yet, which its shutdown would not wait for (seen: a security group created after the rollback
+had listed them).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sparkstack.cloud.connection import translate_errors
@@ -24,6 +32,20 @@ def concurrently(calls: Mapping[str, Callable[[], T]], action: str) -> dict[str,
     """Run ``calls`` at once; their results by name, or the first error (translated, with
     the call's name in the message)."""
     return _run_all(calls, lambda name: f"{action}: {name}")
+
+
+@contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Deliver a Ctrl-C pressed inside the block only when it ends (main thread only; the
+    worker threads started inside inherit the mask, so the main thread gets the signal)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def for_each(items: Iterable[Any], action: Callable[[Any], object], what: str) -> int:
@@ -44,7 +66,8 @@ def _run_all(calls: Mapping[str, Callable[[], T]], describe: Callable[[str], str
             return call()
 
     try:
-        futures = {name: pool.submit(run, name, call) for name, call in calls.items()}
+        with _sigint_held():
+            futures = {name: pool.submit(run, name, call) for name, call in calls.items()}
         done, _ = wait(futures.values(), return_when=FIRST_EXCEPTION)
         for future in futures.values():
             error = future.exception() if future in done else None
