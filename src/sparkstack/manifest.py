@@ -19,9 +19,6 @@ from sparkstack._version import __version__
 from sparkstack.errors import SparkstackError
 from sparkstack.spec import ClusterSpec, load_spec
 
-#: Settings ``configure`` may change; the rest was fixed at launch (groups, image, network...).
-RECONFIGURABLE = ("spark",)
-
 
 class ArtifactRecord(BaseModel):
     """One installed tarball: its file name, SHA-512 and where it came from."""
@@ -80,11 +77,14 @@ class Manifest(BaseModel):
         """The launched spec (local files it names need not exist here any more)."""
         return load_spec(base={**self.spec, "cloud": cloud, "name": self.cluster})
 
-    def updated_with(self, spec: ClusterSpec, artifacts: dict[str, ArtifactRecord]) -> Manifest:
-        """This manifest with ``spec``'s reconfigurable settings and new artifacts."""
+    def updated_with(
+        self, spec: ClusterSpec, artifacts: dict[str, ArtifactRecord], keys: tuple[str, ...]
+    ) -> Manifest:
+        """This manifest with ``spec``'s settings under ``keys`` (the services' sections) and
+        new artifacts."""
         new_spec = dict(self.spec)
         dumped = spec.model_dump(mode="json")
-        for key in RECONFIGURABLE:
+        for key in keys:
             new_spec[key] = dumped[key]
         return self.model_copy(
             update={

@@ -84,16 +84,8 @@ def member(devcloud: Any, cloud_env: dict[str, str]) -> Any:
     return openstack.connect(cloud=devcloud.cloud)
 
 
-@pytest.fixture
-def unchanged_cloud(admin: Any, member: Any) -> Iterator[Listing]:
-    """Fail the test if the cloud's inventory after it differs from the one before it.
-
-    On a devcloud shared with other work, what others made or removed meanwhile (see
-    :func:`foreign`) is left out of the comparison; in CI nothing else runs beside the test.
-    """
-    before = admin_listing(admin, member)
-    yield before
-    after = admin_listing(admin, member)
+def assert_unchanged(before: Listing, after: Listing) -> None:
+    """Fail when ``after`` differs from ``before``, leaving out what others did meanwhile."""
     skip = foreign(before, after)
     diff = {
         kind: {
@@ -108,3 +100,23 @@ def unchanged_cloud(admin: Any, member: Any) -> Iterator[Listing]:
     }
     diff = {kind: d for kind, d in diff.items() if d["left"] or d["removed"]}
     assert not diff, f"the test changed the cloud's inventory: {diff}"
+
+
+@pytest.fixture
+def unchanged_cloud(admin: Any, member: Any) -> Iterator[Listing]:
+    """Fail the test if the cloud's inventory after it differs from the one before it.
+
+    On a devcloud shared with other work, what others made or removed meanwhile (see
+    :func:`foreign`) is left out of the comparison; in CI nothing else runs beside the test.
+    """
+    before = admin_listing(admin, member)
+    yield before
+    assert_unchanged(before, admin_listing(admin, member))
+
+
+@pytest.fixture(scope="module")
+def unchanged_cloud_after_module(admin: Any, member: Any) -> Iterator[Listing]:
+    """:func:`unchanged_cloud` around a whole module (its tests share one cluster)."""
+    before = admin_listing(admin, member)
+    yield before
+    assert_unchanged(before, admin_listing(admin, member))

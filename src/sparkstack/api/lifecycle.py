@@ -42,7 +42,7 @@ from sparkstack.cloud.teardown import KINDS, teardown
 from sparkstack.cluster import Cluster
 from sparkstack.errors import Interrupted, SparkstackError, UsageError
 from sparkstack.events import Phase, Reporter, silent
-from sparkstack.manifest import RECONFIGURABLE, Manifest, differences
+from sparkstack.manifest import Manifest, differences
 from sparkstack.paths import cache_dir
 from sparkstack.services import pipeline
 from sparkstack.services.artifacts import Artifact, recorded
@@ -266,13 +266,12 @@ def _configure_plan(
     manifest = old.manifest
     base = {**manifest.spec, "name": manifest.cluster}
     wanted = load_spec(file, flags, base=None if file else base).model_dump(mode="json")
-    new = load_spec(base={**base, **{k: wanted[k] for k in RECONFIGURABLE}})
-    fixed = [k for k in base if k not in RECONFIGURABLE]
+    settings = pipeline.carry_over(base, wanted)
+    new = load_spec(base={**base, **settings})
+    fixed = [k for k in base if k not in settings]
     for line in differences({k: base[k] for k in fixed}, {k: wanted.get(k) for k in fixed}):
         report_warning(report, f"configure does not change {line} (kept as launched)")
-    changes = differences(
-        {k: base.get(k) for k in RECONFIGURABLE}, {k: wanted[k] for k in RECONFIGURABLE}
-    )
+    changes = differences({k: base.get(k) for k in settings}, settings)
     services = pipeline.services_for(new)
     launched = {
         source.name: source
@@ -291,7 +290,7 @@ def _configure_plan(
                 artifacts.update(resolve_artifacts([service]))
     names = [name for s in services for name in s.secrets()]
     state = ClusterState(
-        manifest.updated_with(new, records(artifacts)) if changes else manifest,
+        manifest.updated_with(new, records(artifacts), tuple(settings)) if changes else manifest,
         new_secrets(names, old.secrets),
     )
     return ServicePlan(new, services, artifacts, state, changes)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import jinja2
 
@@ -136,6 +136,9 @@ class Service(ABC):
     #: Symlinks to the installed software ({fact name: path}): node preparation reports where
     #: they point, so install can tell what is there already without another round trip.
     installed_links: ClassVar[dict[str, str]] = {}
+    #: The section of the cluster file that holds this service's settings (``configure`` may
+    #: change it; the rest of a cluster's spec stays as launched).
+    settings_key: ClassVar[str]
     #: Whether ``submit`` runs applications through this service (see :meth:`job_argv`).
     runs_jobs: ClassVar[bool] = False
     #: The web UI ``ui`` tunnels to: (role of the node that serves it, port).
@@ -143,6 +146,12 @@ class Service(ABC):
 
     def __init__(self, spec: ClusterSpec):
         self.spec = spec
+
+    @classmethod
+    def carry_over(cls, launched: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+        """The settings ``configure`` applies when the user asks for ``wanted`` on a cluster
+        launched with ``launched`` (both as JSON); by default, ``wanted`` as it is."""
+        return wanted
 
     @classmethod
     def wanted(cls, spec: ClusterSpec) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sparkstack.cluster import Role
 from sparkstack.errors import SpecError
@@ -59,6 +60,21 @@ def member_ports(services: list[Service]) -> list[Port]:
 def client_roles(services: Iterable[Service | type[Service]] = REGISTRY) -> set[Role]:
     """Roles a client reaches directly (those groups get floating IPs by default)."""
     return {role for s in services for role in s.client_roles}
+
+
+def settings_keys() -> tuple[str, ...]:
+    """The cluster-file sections that hold services' settings (what ``configure`` changes)."""
+    return tuple(kind.settings_key for kind in REGISTRY)
+
+
+def carry_over(launched: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    """``wanted``'s services' settings, as each service applies them over ``launched``."""
+    return {
+        kind.settings_key: kind.carry_over(
+            launched.get(kind.settings_key) or {}, wanted.get(kind.settings_key) or {}
+        )
+        for kind in REGISTRY
+    }
 
 
 def job_runner() -> type[Service]:

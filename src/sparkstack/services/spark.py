@@ -146,12 +146,25 @@ class SparkStandalone(Service):
     roles: ClassVar[tuple[Role, ...]] = (Role.SPARK_MASTER, Role.SPARK_WORKER)
     client_roles: ClassVar[tuple[Role, ...]] = (Role.SPARK_MASTER,)
     installed_links: ClassVar[dict[str, str]] = {"spark": SPARK_LINK}
+    settings_key: ClassVar[str] = "spark"
     runs_jobs: ClassVar[bool] = True
     web_ui: ClassVar[tuple[Role, int] | None] = (Role.SPARK_MASTER, MASTER_UI_PORT)
 
     @property
     def settings(self) -> SparkSpec:
         return self.spec.spark
+
+    @classmethod
+    def carry_over(cls, launched: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+        """The same release keeps the tarball it was installed from (a file that only changes
+        ``conf`` does not mean "download it now"); another release drops the old source."""
+        source = ("url", "tarball", "sha512")
+        same_release = all(wanted.get(k) == launched.get(k) for k in ("version", "hadoop"))
+        if same_release and not (wanted.get("url") or wanted.get("tarball")):
+            return {**wanted, **{k: launched.get(k) for k in source}}
+        if not same_release and all(wanted.get(k) == launched.get(k) for k in source):
+            return {**wanted, **dict.fromkeys(source)}
+        return wanted
 
     def artifacts(self) -> list[ArtifactSource]:
         spark = self.settings
