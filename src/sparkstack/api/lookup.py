@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from sparkstack.cloud.connection import Cloud, connect
+from sparkstack.cloud.connection import Cloud, cloud_name, connect
 from sparkstack.cloud.inventory import read_cluster
 from sparkstack.cluster import Cluster
 from sparkstack.errors import NotFoundError
 from sparkstack.validation import check_cluster_name
+
+__all__ = ["cloud_name", "find_cluster", "open_cluster"]
 
 
 def open_cluster(name: str, cloud: str | None = None) -> tuple[Cloud, Cluster]:

@@ -26,6 +26,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 import sparkstack
+from sparkstack.api.lookup import cloud_name
 from sparkstack.cli.options import (
     CloudOpt,
     FileOpt,
@@ -40,7 +41,6 @@ from sparkstack.cli.options import (
 )
 from sparkstack.cli.output import OutputFormat, console, emit_data, err_console, styled
 from sparkstack.cli.progress import ProgressReporter
-from sparkstack.cloud.connection import cloud_name
 from sparkstack.cluster import Cluster, Node
 from sparkstack.errors import UsageError
 from sparkstack.spec import ServerGroupPolicy, load_spec

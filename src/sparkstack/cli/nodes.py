@@ -26,7 +26,6 @@ from sparkstack.cli.output import console, err_console, styled
 from sparkstack.cli.progress import ProgressReporter
 from sparkstack.cluster import Role
 from sparkstack.errors import NodeError, UsageError
-from sparkstack.nodes.runner import Result
 from sparkstack.validation import check_cluster_name
 
 MastersOpt = Annotated[bool, typer.Option("--masters", help="Only the masters.")]
@@ -153,11 +152,11 @@ def copy_file(
     _summary(results)
 
 
-def _summary(results: Mapping[str, Result | NodeError | None]) -> None:
+def _summary(results: Mapping[str, sparkstack.Result | NodeError | None]) -> None:
     failed = {
         node: str(r) if isinstance(r, NodeError) else f"exit {r.exit_status}"
         for node, r in results.items()
-        if isinstance(r, NodeError) or (isinstance(r, Result) and not r.ok)
+        if isinstance(r, NodeError) or (isinstance(r, sparkstack.Result) and not r.ok)
     }
     for node, why in sorted(failed.items()):
         err_console.print(styled("red", "failed", f" {node}: {why}"))

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import ModuleType
 
-from sparkstack.devcloud import process
+import sparkstack.devcloud.process as process
 from sparkstack.devcloud.config import (
     ADMIN_CLOUD,
     CLOUD,

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sparkstack.devcloud import process
+import sparkstack.devcloud.process as process
 from sparkstack.devcloud.config import HOST, PORTS, DevcloudConfig
 from sparkstack.devcloud.configs import compute_config, compute_host
 
