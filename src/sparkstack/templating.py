@@ -19,11 +19,14 @@ def shquote(value: object) -> str:
 
 def propvalue(value: object) -> str:
     """A value for a Java properties file (Spark's spark-defaults.conf): backslashes would start
-    escapes and line continuations, leading blanks would be dropped, so both are escaped."""
+    escapes and line continuations, leading blanks would be dropped, and a leading '=' or ':'
+    would be read as the key's separator (after the blanks between), so all are escaped."""
     text = str(value).replace("\\", "\\\\")
     stripped = text.lstrip(" \t\f")
     lead = text[: len(text) - len(stripped)]
     escaped = "".join("\\" + c if c == " " else {"\t": "\\t", "\f": "\\f"}[c] for c in lead)
+    if not lead and stripped.startswith(("=", ":")):
+        escaped = "\\"
     for char, code in (("\n", "\\n"), ("\r", "\\r")):
         stripped = stripped.replace(char, code)
     return escaped + stripped

@@ -7,12 +7,16 @@ and a destroy that leaves nothing. The tests share one cluster and run in file o
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from schemas import validate
 from sparkstack.cloud import naming
@@ -134,6 +138,74 @@ def test_configure_without_flags_changes_nothing(shell: Any) -> None:
     done = shell("configure", NAME)
     assert "nothing changed" in done.stdout, done.stdout + done.stderr
     assert _pids(shell) == before
+
+
+def test_the_same_cluster_through_os_variables(shell: Any, devcloud: Any) -> None:
+    """Local files are filed by the cloud's identity, not by the name the client used: the
+    same credentials as OS_* variables reach the same key and pinned host keys."""
+    auth = yaml.safe_load(devcloud.clouds_yaml.read_text())["clouds"][devcloud.cloud]["auth"]
+    env = {k: v for k, v in shell.env.items() if k not in ("OS_CLOUD", "OS_CLIENT_CONFIG_FILE")}
+    env |= {f"OS_{key.upper()}": str(value) for key, value in auth.items()}
+    env |= {"OS_IDENTITY_API_VERSION": "3", "OS_CLIENT_CONFIG_FILE": "/nonexistent"}
+    done = subprocess.run(
+        [sys.executable, "-m", "sparkstack", "run-command", NAME, "--masters", "--",
+         'echo "host=$(hostname)"'],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"host={NAME}-master-1" in done.stdout
+
+
+def _interrupt_when(shell: Any, args: list[str], marker: str) -> tuple[int, str, float]:
+    """Run sparkstack ``args``; Ctrl-C once ``marker`` shows in its output (stdout or stderr);
+    return the exit code, the output, and the seconds from Ctrl-C to exit."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sparkstack", *args], env=shell.env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert process.stdout is not None
+    lines, pressed = [], 0.0
+    for line in process.stdout:
+        lines.append(line)
+        if not pressed and marker in line:
+            pressed = time.monotonic()
+            process.send_signal(signal.SIGINT)
+    code = process.wait(timeout=120)
+    assert pressed, "".join(lines)
+    return code, "".join(lines), time.monotonic() - pressed
+
+
+def test_ctrl_c_stops_a_running_job_on_the_cluster(shell: Any, tmp_path: Path) -> None:
+    app = tmp_path / "slow.py"
+    app.write_text(
+        "import time\nfrom pyspark.sql import SparkSession\n"
+        "spark = SparkSession.builder.appName('slow').getOrCreate()\n"
+        "print('job started', flush=True)\n"
+        "spark.sparkContext.parallelize(range(2), 2).foreach(lambda _: time.sleep(120))\n"
+    )
+    code, output, took = _interrupt_when(shell, ["submit", NAME, str(app)], "job started")
+    assert code == 130 and "the job was stopped on the cluster" in output, output
+    assert took < 60, f"{took:.1f} s from Ctrl-C to exit"
+    # the driver is gone from the master, and the master lists no running application
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        data = _describe(shell)
+        left = shell("run-command", NAME, "--masters", "--",
+                     "pgrep -f [d]eploy.SparkSubmit || echo none").stdout  # fmt: skip
+        if data["spark"]["running_apps"] == [] and "none" in left:
+            break
+        time.sleep(1)
+    assert data["spark"]["running_apps"] == [] and "none" in left
+
+
+def test_ctrl_c_during_configure_says_what_to_do(shell: Any) -> None:
+    args = ["configure", NAME, "--spark-conf", "spark.sparkstack.test=1"]
+    code, output, _took = _interrupt_when(shell, args, "configure 0/3 started")
+    assert code == 130, output
+    assert f"may be half configured: run `sparkstack configure {NAME}` again" in output
+    healed = shell("configure", NAME, "--spark-conf", "spark.sparkstack.test=1")
+    assert "healthy" in healed.stdout
+    assert _describe(shell)["manifest"]["spec"]["spark"]["conf"] == {"spark.sparkstack.test": "1"}
 
 
 def test_a_killed_worker_jvm_is_named_and_healed(shell: Any) -> None:

@@ -207,3 +207,99 @@ def test_worker_that_dies_at_start_shows_its_log(
     # the good settings again: the changed nodes restart, and every worker comes back
     repaired = deploy_services(cluster, spec, access=access, health_timeout=120)
     assert {h.name for h in bed.hosts[1:]} <= set(repaired.changed_nodes)
+
+
+#: spark.conf values that would end a properties line, start an escape or a separator, or run
+#: in a shell. Spark trims the blanks around every value it reads from spark-defaults.conf
+#: (Utils.trimExceptCRLF, after Properties.load): an escaped leading space cannot survive that.
+HOSTILE_CONF = {
+    "spark.sparkstack.hv.subst": "$(touch /tmp/pwned-conf) `touch /tmp/pwned-conf` ;touch x",
+    "spark.sparkstack.hv.backslashes": "C:\\temp\\new \\\\share\\ \\n \\t \\u0041 end\\",
+    "spark.sparkstack.hv.quotes": "'single' \"double\" # not a comment = not a key",
+    "spark.sparkstack.hv.separator": "=starts like a separator : =",
+    "spark.sparkstack.hv.colon": ":x\\",
+    "spark.sparkstack.hv.lead": " leading space $(touch /tmp/pwned-conf)",
+    "spark.sparkstack.hv.unicode": "é € !# \\\\\\",
+}
+HOSTILE_ENV = "$(touch /tmp/pwned-conf) `touch /tmp/pwned-conf` 'q' \"d\" ; \\ # = * é €"
+
+CONF_JOB = """
+import json, os, sys
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.appName("sparkstack-hostile-conf").getOrCreate()
+keys = json.loads(sys.argv[1])
+print("CONF " + json.dumps({k: spark.conf.get(k) for k in keys}), flush=True)
+print("ENV " + json.dumps(os.environ.get("SPARKSTACK_HV")), flush=True)
+spark.stop()
+"""
+
+
+def _printed(lines: list[str], tag: str) -> Any:
+    return json.loads(next(line for line in lines if line.startswith(tag + " "))[len(tag) + 1 :])
+
+
+def test_hostile_spark_conf_and_env_arrive_intact(
+    deployed: Any, bed: TestBed, known_hosts: Path, tmp_path: Path
+) -> None:
+    cluster, spec, _report = deployed
+    access = bed_access(bed, known_hosts)
+    hostile = spark_spec(
+        {
+            **spec.spark.model_dump(mode="json"),
+            "conf": HOSTILE_CONF,
+            "env": {"SPARKSTACK_HV": HOSTILE_ENV},
+        }
+    )
+    deploy_services(cluster, hostile, access=access, health_timeout=120)
+    app = tmp_path / "conf_check.py"
+    app.write_text(CONF_JOB)
+    lines: list[str] = []
+    code = submit_on(
+        cluster,
+        access,
+        app,
+        args=[json.dumps(sorted(HOSTILE_CONF))],
+        on_line=lambda _n, line: lines.append(line),
+    )
+    assert code == 0, "\n".join(lines[-30:])
+    expected = {
+        **HOSTILE_CONF,
+        "spark.sparkstack.hv.lead": HOSTILE_CONF["spark.sparkstack.hv.lead"].strip(),
+    }
+    assert _printed(lines, "CONF") == expected
+    assert _printed(lines, "ENV") == HOSTILE_ENV  # spark-env.sh, sourced by spark-submit
+    clean = run_command_on(cluster, access, "test ! -e /tmp/pwned-conf && test ! -e x")
+    assert all(isinstance(r, Result) and r.ok for r in clean.values()), clean
+    # the cluster as before, for whatever runs next
+    again = deploy_services(cluster, spec, access=access, health_timeout=120)
+    assert again.changed_nodes == sorted(h.name for h in bed.hosts)
+
+
+def test_app_with_hostile_file_name_and_args(
+    deployed: Any, bed: TestBed, known_hosts: Path, tmp_path: Path
+) -> None:
+    cluster, _spec, _report = deployed
+    access = bed_access(bed, known_hosts)
+    app = tmp_path / "job $(touch x) 'q'.py"
+    app.write_text('import json, sys\nprint("ARGV " + json.dumps(sys.argv[1:]), flush=True)\n')
+    args = ["$(touch x)", "`touch x`", "a b", "'q'", '"d"', ";", "\\", "#", "=", "*", "é€", ""]
+    args += [
+        "--conf",
+        "spark.x=y",
+        "-v",
+        "~",
+        "$HOME",
+    ]  # after the app: its own, not spark-submit's
+    lines: list[str] = []
+    code = submit_on(cluster, access, app, args=args, on_line=lambda _n, line: lines.append(line))
+    assert code == 0, "\n".join(lines[-30:])
+    assert _printed(lines, "ARGV") == args
+    listed = run_command_on(
+        cluster,
+        access,
+        "python3 -c 'import json, os; print(json.dumps(os.listdir(\"sparkstack-apps\")))'",
+        on=Selection(frozenset({Role.SPARK_MASTER})),
+    )
+    assert app.name in json.loads(_outputs(listed)[bed.hosts[0].name])
+    clean = run_command_on(cluster, access, "test ! -e x && test ! -e sparkstack-apps/x")
+    assert all(isinstance(r, Result) and r.ok for r in clean.values()), clean

@@ -128,14 +128,19 @@ def copy_file(
 
 
 def _ssh_config_value(value: str, what: str) -> str:
-    """A value for ssh_config: one line, in double quotes (which it must not hold itself)."""
+    """A path for ssh_config: one line, in double quotes (which it must not hold itself). ssh
+    reads backslash escapes inside quotes and expands %tokens in paths, so both are escaped;
+    it would expand ``${VAR}`` too, which has no escape, so that is refused."""
     try:
         validation.no_control(value, what)
     except ValueError as exc:
         raise NodeError(f"cannot write an ssh_config: {exc}") from None
-    if '"' in value:
-        raise NodeError(f"cannot write an ssh_config: {what} {validation.shown(value)} has a '\"'")
-    return f'"{value}"'
+    for bad in ('"', "${"):
+        if bad in value:
+            raise NodeError(
+                f"cannot write an ssh_config: {what} {validation.shown(value)} has a '{bad}'"
+            )
+    return '"' + value.replace("\\", "\\\\").replace("%", "%%") + '"'
 
 
 def login_command(
