@@ -55,9 +55,11 @@ def test_launch_describe_list_destroy_with_two_flavors(cloud_env: dict[str, str]
         cloud_env,
         "launch", "pt-basic", "--masters", "1", "--workers", "3",
         "--master-flavor", "m1.small", "--worker-flavor", "m1.tiny",
-        "--provision-only", *common,
+        "--ssh-cidr", "0.0.0.0/0", "--provision-only", *common,
     )  # fmt: skip
     assert launched.returncode == 0, launched.stderr
+    # open to the world only when asked, and then said (scripts reading JSON see it on stderr)
+    assert "warning: SSH will be open to the whole internet" in launched.stderr
     try:
         described = sparkstack(cloud_env, "describe", "pt-basic", *common)
         assert described.returncode == 0, described.stderr

@@ -31,9 +31,10 @@ from spark_bed import bed_access, bed_cluster
 from sparkstack.api import _sync
 from sparkstack.api.shell import _ssh_config_value, copy_file_on
 from sparkstack.devcloud.testhosts import TestBed
-from sparkstack.errors import NodeError, UsageError
+from sparkstack.errors import HostKeyError, NodeError, UsageError
 from sparkstack.nodes.connection import SSHAccess, Target
 from sparkstack.nodes.files import FileSpec, write_files
+from sparkstack.nodes.hostkeys import HostKeyStore
 from sparkstack.nodes.runner import Fleet, Result, attached
 from sparkstack.templating import environment
 from testhosts_fixture import testbed_fixture as _testbed_fixture
@@ -678,3 +679,24 @@ def test_ssh_config_values_are_refused_or_quoted(tmp_path: Path) -> None:
         assert read["userknownhostsfile"] == value  # %tokens expanded here: none survive
         if "%" not in value:  # ssh -G shows the identity file before its %tokens are expanded
             assert read["identityfile"] == value
+
+
+def test_a_host_whose_console_shows_no_key_is_refused_unless_trusted(
+    testbed: TestBed, tmp_path: Path
+) -> None:
+    """No key to check against (a console that never printed one): refused with a line that
+    names the way out; with --trust-first-host-key the first key is pinned."""
+    host = testbed.hosts[0]
+    target = Target(host.name, host.ip, testbed.user)
+    unverified = SSHAccess(testbed.key_path, HostKeyStore(tmp_path / "kh", {host.ip: []}))
+
+    async def reach(access: SSHAccess) -> None:
+        async with Fleet(access) as fleet:
+            await fleet.connection(target)
+
+    with pytest.raises(HostKeyError, match=r"shows no SSH host key.*--trust-first-host-key"):
+        _sync.run(reach(unverified))
+    assert not (tmp_path / "kh").exists()
+    trusting = HostKeyStore(tmp_path / "kh", {host.ip: []}, trust_first=True)
+    _sync.run(reach(SSHAccess(testbed.key_path, trusting)))
+    assert trusting.pinned(host.ip)
