@@ -9,14 +9,13 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from helpers import cluster_servers, one_error_line, wait_until
 from sparkstack.api import lifecycle as api
-from sparkstack.cloud import naming
 from sparkstack.errors import ArtifactError, CloudError, QuotaError
 from sparkstack.events import Event
 from sparkstack.spec import load_spec
@@ -34,22 +33,6 @@ def cli(env: dict[str, str], *args: str, timeout: float = 600) -> Any:
     return subprocess.run(
         [*CLI, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
-
-
-def one_error_line(stderr: str) -> bool:
-    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
-    return len(errors) == 1 and "Traceback" not in stderr
-
-
-def servers_of(member: Any, name: str) -> list[Any]:
-    return list(member.compute.servers(tags=naming.cluster_tag(name)))
-
-
-def wait_until(condition: Any, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.2)
 
 
 def test_quota_exhausted_at_the_second_of_three_servers(
@@ -116,7 +99,7 @@ def test_a_client_killed_mid_launch_leaves_nothing_after_cleanup(
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_until(lambda: len(servers_of(member, "pt-killed")) >= 1)
+        wait_until(lambda: len(cluster_servers(member, "pt-killed")) >= 1)
     finally:
         process.kill()  # SIGKILL: no rollback can run
         process.wait(timeout=30)
@@ -165,7 +148,7 @@ def test_an_interrupted_destroy_can_be_run_again(cloud_env: dict[str, str], memb
     assert one_error_line(stderr) and "run `sparkstack destroy pt-halfgone` again" in stderr
     finished = cli(cloud_env, "destroy", "pt-halfgone", "--yes", "--cloud", "devcloud")
     assert finished.returncode == 0, finished.stderr
-    assert servers_of(member, "pt-halfgone") == []
+    assert cluster_servers(member, "pt-halfgone") == []
 
 
 def test_an_unreachable_cloud_during_destroy_is_one_line(

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from sparkstack.cloud import naming
+from helpers import cluster_servers
 from sparkstack.devcloud.spark_dist import SparkDist, build_spark_dist
 
 pytestmark = [
@@ -49,10 +49,6 @@ HANG_SECONDS = 60.0
 @pytest.fixture(scope="module")
 def tarball() -> SparkDist:
     return build_spark_dist()
-
-
-def _servers(member: Any, name: str) -> list[Any]:
-    return list(member.compute.servers(tags=naming.cluster_tag(name)))
 
 
 @pytest.mark.parametrize(("moment", "pattern"), MOMENTS, ids=[m for m, _ in MOMENTS])
@@ -100,4 +96,4 @@ def test_ctrl_c_rolls_back_in_time(
     else:
         assert "everything this launch created has been removed" in errors[0], stderr
     assert took < HANG_SECONDS, f"{took:.1f} s from Ctrl-C to exit at {moment}:\n{stderr}"
-    assert _servers(member, name) == []
+    assert cluster_servers(member, name) == []

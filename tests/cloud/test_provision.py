@@ -11,12 +11,12 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from helpers import cluster_servers, wait_until
 from sparkstack.api import lifecycle as api
 from sparkstack.cloud import naming
 from sparkstack.errors import CloudError, PreflightError, QuotaError, ServerFaultError
@@ -36,17 +36,6 @@ def sparkstack(env: dict[str, str], *args: str, timeout: float = 600) -> Any:
 
 def spec(name: str, **overrides: Any) -> Any:
     return load_spec(None, {"name": name, "cloud": "devcloud", **overrides})
-
-
-def cluster_servers(member: Any, name: str) -> list[Any]:
-    return list(member.compute.servers(tags=naming.cluster_tag(name)))
-
-
-def wait_until(condition: Any, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.3)
 
 
 def test_launch_describe_list_destroy_with_two_flavors(cloud_env: dict[str, str]) -> None:

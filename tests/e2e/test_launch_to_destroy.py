@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from helpers import one_error_line
 from schemas import validate
 from sparkstack.cloud import naming
 from sparkstack.devcloud.process import tcp_open
@@ -48,12 +49,6 @@ def launched(shell: Any, devcloud: Any, spark_tarball: Any) -> Iterator[dict[str
         yield {**data, "ports": ports}
     finally:
         shell("destroy", NAME, "--yes", check=False)
-
-
-def one_error_line(stderr: str) -> bool:
-    """Progress lines may come first; the error itself is one line, with no traceback."""
-    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
-    return len(errors) == 1 and "Traceback" not in stderr and stderr.rstrip().endswith(errors[0])
 
 
 def _node(cluster: dict[str, Any], group: str, index: int = 1) -> dict[str, Any]:
