@@ -252,7 +252,7 @@ def _already_running(cfg: DevcloudConfig, started: float) -> UpResult:
 
 
 def _start_all(cfg: DevcloudConfig, state: State, report: Reporter) -> None:
-    total = 8 + state.computes + int(state.data_plane)
+    total = 10 + int(state.data_plane)  # the advances below: ten steps, the reconciler last
     with Phase(report, "up", total=total, text="devcloud up") as phase:
         _prepare_dirs(cfg)
         state.write(cfg)
