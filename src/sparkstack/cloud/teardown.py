@@ -11,6 +11,7 @@ then, once the servers are gone, the ports they left, routers, networks and the 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,8 @@ from sparkstack.cloud.concurrency import concurrently, for_each
 from sparkstack.cloud.connection import Cloud, translate_errors
 from sparkstack.cloud.waiting import list_cluster_servers, wait_for_gone
 
+#: How long a teardown keeps looking for ports nova makes late (see _remove_left_ports).
+SETTLE_SECONDS = 15.0
 #: The kinds removed; the counts returned by :func:`teardown` use these keys, in this order.
 KINDS = (
     "floating_ips",
@@ -53,21 +56,41 @@ def _delete_when_unused(delete: Callable[..., object], resource: Any) -> None:
     delete(resource, ignore_missing=True)
 
 
-def _left_ports(cloud: Cloud, group_ids: set[str]) -> list[Any]:
-    """Ports on the cluster's security group that no existing server holds (a server of the
-    user's own that uses the group keeps its port)."""
-    if not group_ids:
-        return []
+def _left_ports(cloud: Cloud, group_ids: set[str], gone: set[str]) -> list[Any]:
+    """Ports of the servers just deleted (``gone``), and ports on the cluster's security group
+    that no existing server holds (a server of the user's own that uses the group keeps its)."""
     candidates = [
         p
         for p in cloud.conn.network.ports()
-        if group_ids & set(p.security_group_ids or [])
-        and not str(p.device_owner or "").startswith("network:")
+        if p.device_id in gone
+        or (
+            group_ids & set(p.security_group_ids or [])
+            and not str(p.device_owner or "").startswith("network:")
+        )
     ]
     if not candidates:
         return []
     live = {s.id for s in cloud.conn.compute.servers(details=False)}
     return [p for p in candidates if not p.device_id or p.device_id not in live]
+
+
+def _remove_left_ports(
+    cloud: Cloud, group_ids: set[str], gone: set[str], settle: bool, action: str
+) -> int:
+    """Delete the ports the servers left. With ``settle`` (a server was deleted before it was
+    ACTIVE), list again until none appears for a moment: nova may still be wiring the network
+    of a server deleted mid-build, and makes its port after the server has left the list."""
+    removed, quiet = 0, 0
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        left = _left_ports(cloud, group_ids, gone)
+        removed += for_each(
+            left, lambda p: cloud.conn.network.delete_port(p, ignore_missing=True), action
+        )
+        quiet = 0 if left else quiet + 1
+        if not settle or quiet >= 2 or time.monotonic() > deadline:
+            return removed
+        time.sleep(0.5)
 
 
 def teardown(
@@ -91,10 +114,12 @@ def teardown(
         mine = [g for g in conn.compute.server_groups() if g.name == owned]
         return for_each(mine, conn.compute.delete_server_group, action)
 
+    deleted: list[Any] = []
+
     def servers() -> int:
-        found = list_cluster_servers(cloud, cluster)
-        for_each(found, lambda s: conn.compute.delete_server(s, ignore_missing=True), action)
-        return len(found)
+        deleted.extend(list_cluster_servers(cloud, cluster))
+        for_each(deleted, lambda s: conn.compute.delete_server(s, ignore_missing=True), action)
+        return len(deleted)
 
     def independent() -> dict[str, int]:
         return concurrently(
@@ -114,10 +139,12 @@ def teardown(
         if first["servers"]:
             wait_for_gone(cloud, cluster, timeout)
         groups = list(net.security_groups(tags=tag))
-        removed["ports"] = for_each(
-            _left_ports(cloud, {g.id for g in groups}),
-            lambda p: net.delete_port(p, ignore_missing=True),
-            action,
+        removed["ports"] = _remove_left_ports(
+            cloud,
+            {g.id for g in groups},
+            {s.id for s in deleted},
+            settle=any(s.status != "ACTIVE" for s in deleted),
+            action=action,
         )
         on_step("ports", removed["ports"])
         removed["routers"] = for_each(
