@@ -17,6 +17,7 @@ class Role(StrEnum):
 
     SPARK_MASTER = "spark-master"
     SPARK_WORKER = "spark-worker"
+    ZOOKEEPER = "zookeeper"
 
 
 @dataclass(frozen=True)

@@ -170,20 +170,14 @@ class KeySpec(_Model):
         return value
 
 
-class SparkSpec(_Model):
-    """Which Spark to install and how; ``conf`` and ``env`` override sparkstack's choices."""
+class SoftwareSpec(_Model):
+    """Where a service's tarball comes from: a release (Apache's archive, checked against its
+    published SHA-512), a URL, or a local file; ``sha512`` pins it."""
 
-    version: Annotated[str, AfterValidator(v.version)] = "4.3.0"  # also the newest on PyPI
-    hadoop: Annotated[str, AfterValidator(v.hadoop_profile)] = "3"
+    version: Annotated[str, AfterValidator(v.version)]
     url: Annotated[str, AfterValidator(v.url)] | None = None
     sha512: Annotated[str, AfterValidator(v.sha512)] | None = None
     tarball: LocalPath | None = None
-    conf: dict[Annotated[str, AfterValidator(v.spark_conf_key)], ConfValue] = Field(
-        default_factory=dict, max_length=500
-    )
-    env: dict[Annotated[str, AfterValidator(v.shell_identifier)], ConfValue] = Field(
-        default_factory=dict, max_length=200
-    )
 
     _tarball = field_validator("tarball")(_checked_file)
 
@@ -197,6 +191,25 @@ class SparkSpec(_Model):
             )
         return value
 
+    @model_validator(mode="after")
+    def _one_source(self) -> SoftwareSpec:
+        if self.url and self.tarball:
+            raise ValueError("give url or tarball, not both")
+        return self
+
+
+class SparkSpec(SoftwareSpec):
+    """Which Spark to install and how; ``conf`` and ``env`` override sparkstack's choices."""
+
+    version: Annotated[str, AfterValidator(v.version)] = "4.3.0"  # also the newest on PyPI
+    hadoop: Annotated[str, AfterValidator(v.hadoop_profile)] = "3"
+    conf: dict[Annotated[str, AfterValidator(v.spark_conf_key)], ConfValue] = Field(
+        default_factory=dict, max_length=500
+    )
+    env: dict[Annotated[str, AfterValidator(v.shell_identifier)], ConfValue] = Field(
+        default_factory=dict, max_length=200
+    )
+
     @field_validator("conf")
     @classmethod
     def _not_reserved(cls, value: dict[str, str]) -> dict[str, str]:
@@ -205,11 +218,36 @@ class SparkSpec(_Model):
                 raise ValueError(f"{key} is set by sparkstack (a secret per cluster)")
         return value
 
+
+class ZooKeeperSpec(SoftwareSpec):
+    """The ZooKeeper ensemble that several Spark masters elect their leader with.
+
+    ``session_timeout_ms`` is the longest session the servers grant: a dead leader's lock
+    lives that long after its last word, so it bounds how soon a standby master takes over
+    (Spark asks for 60 s sessions and cannot be told otherwise; the server caps them here).
+    """
+
+    version: Annotated[str, AfterValidator(v.version)] = "3.9.5"
+    tick_ms: int = Field(default=1000, ge=100, le=10_000, strict=True)
+    session_timeout_ms: int = Field(default=6000, ge=1000, le=120_000, strict=True)
+    heap_mb: int = Field(default=128, ge=32, le=65_536, strict=True)
+
     @model_validator(mode="after")
-    def _one_source(self) -> SparkSpec:
-        if self.url and self.tarball:
-            raise ValueError("give spark.url or spark.tarball, not both")
+    def _sessions_fit_ticks(self) -> ZooKeeperSpec:
+        if self.session_timeout_ms < 2 * self.tick_ms:
+            raise ValueError(
+                "session_timeout_ms must be at least 2 x tick_ms (ZooKeeper's shortest session)"
+            )
         return self
+
+
+def _roles_of(shorthand: str, values: dict[str, Any]) -> list[Role]:
+    """The roles a shorthand's group hosts: several masters also run the ZooKeeper ensemble
+    they elect their leader with."""
+    _group, role = SHORTHANDS[shorthand]
+    count = values.get("count")
+    several = isinstance(count, int) and not isinstance(count, bool) and count > 1
+    return [role, Role.ZOOKEEPER] if role is Role.SPARK_MASTER and several else [role]
 
 
 def _expand_shorthands(data: Any) -> Any:
@@ -221,7 +259,7 @@ def _expand_shorthands(data: Any) -> Any:
         return data  # not a mapping: the field's own check says so
     data = dict(data)
     groups: dict[str, Any] = dict(explicit or {})
-    for key, (group, role) in SHORTHANDS.items():
+    for key, (group, _role) in SHORTHANDS.items():
         short = data.pop(key, None)
         if short is None:
             continue
@@ -236,7 +274,9 @@ def _expand_shorthands(data: Any) -> Any:
                 "and flavor under groups: instead",
             )
         found = groups.get(group)
-        base: dict[str, Any] = found if isinstance(found, dict) else {"roles": [role]}
+        base: dict[str, Any] = (
+            found if isinstance(found, dict) else {"roles": _roles_of(key, short)}
+        )
         groups[group] = {**base, **short}
     if explicit is None:
         groups.setdefault("master", {"count": 1, "roles": [Role.SPARK_MASTER]})
@@ -275,6 +315,7 @@ class ClusterSpec(_Model):
     #: Accept a node's first SSH host key when its console log never shows one.
     trust_first_host_key: bool = False
     spark: SparkSpec = SparkSpec()
+    zookeeper: ZooKeeperSpec = ZooKeeperSpec()
 
     _shorthands = model_validator(mode="before")(_expand_shorthands)
 
@@ -300,7 +341,39 @@ class ClusterSpec(_Model):
             raise SettingError(
                 ("groups",), "groups: a cluster needs at least one node with role spark-master"
             )
+        self._check_quorum()
         return self
+
+    def _check_quorum(self) -> None:
+        """Several masters need a ZooKeeper ensemble that survives the loss of one node."""
+        masters, peers = self.count(Role.SPARK_MASTER), self.count(Role.ZOOKEEPER)
+        where = ("masters",) if "master" in self.groups else ("groups",)
+        if masters > 1 and peers == 0:
+            raise SettingError(
+                where,
+                f"{masters} spark masters need a ZooKeeper ensemble to elect their leader: add "
+                "zookeeper to the roles of 3 nodes (e.g. roles: [spark-master, zookeeper])",
+            )
+        if masters > 1 and peers < 3:
+            raise SettingError(
+                where,
+                f"{masters} masters: a ZooKeeper ensemble of {peers} has no quorum that survives "
+                f"losing a node (a majority of {peers} is {peers // 2 + 1}); use 3 masters (or "
+                "1), or a group that puts zookeeper on a third node",
+            )
+        if masters > 1 and peers % 2 == 0:
+            raise SettingError(
+                where,
+                f"{peers} ZooKeeper nodes: an even ensemble survives no more losses than one "
+                "node fewer; use an odd count (3 or 5 masters, or zookeeper nodes)",
+            )
+        recovery = self.spark.conf.get("spark.deploy.recoveryMode")
+        if masters > 1 and recovery not in (None, "ZOOKEEPER"):
+            raise SettingError(
+                ("spark", "conf", "spark.deploy.recoveryMode"),
+                f"spark.deploy.recoveryMode {recovery} with {masters} masters would run two "
+                "leaders at once; leave it unset (sparkstack uses ZOOKEEPER)",
+            )
 
     def count(self, role: Role) -> int:
         """How many nodes host ``role``."""

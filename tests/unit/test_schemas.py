@@ -23,7 +23,8 @@ from sparkstack.cluster import Cluster, Node, Role
 from sparkstack.manifest import ArtifactRecord, Manifest
 from sparkstack.services.base import ServiceStatus
 from sparkstack.services.pipeline import REGISTRY
-from sparkstack.services.spark import SparkApp, SparkStatus
+from sparkstack.services.spark import SparkApp, SparkMaster, SparkStatus
+from sparkstack.services.zookeeper import ZooKeeperStatus
 from sparkstack.spec import load_spec
 
 pytestmark = pytest.mark.unit
@@ -143,6 +144,29 @@ def reports() -> dict[str, ClusterReport]:
             cluster(node("master", 1, Role.SPARK_MASTER, created=None), broken)
         ),
         "all gone": report(cluster()),
+        "several masters": report(
+            c,
+            manifest=manifest(),
+            services=[
+                ZooKeeperStatus(
+                    "zookeeper",
+                    "degraded",
+                    "quorum of 3: leader demo-master-2, 1 followers",
+                    ["zookeeper not serving on demo-master-3"],
+                    leader="demo-master-2",
+                    followers=["demo-master-1"],
+                    missing=["demo-master-3"],
+                ),
+                dataclasses.replace(
+                    spark_running(),
+                    masters=[
+                        SparkMaster("demo-master-1", "198.18.64.10", "STANDBY"),
+                        SparkMaster("demo-master-2", "198.18.64.11", "ALIVE"),
+                        SparkMaster("demo-master-3", "198.18.64.12", "down"),
+                    ],
+                ),
+            ],
+        ),
     }
 
 

@@ -1,9 +1,10 @@
-"""``submit``: run an application on the cluster from the node a client reaches.
+"""``submit``: run an application on the cluster from a master.
 
 The application (and its extra Python files) is uploaded under ``~/sparkstack-apps`` on the
-first master and run there by the service that runs jobs (Spark: spark-submit in client mode),
-its output streamed back line by line. The job stops when the client goes (Ctrl-C, a dropped
-connection): it runs attached to the SSH session's input.
+master the service that runs jobs picks (Spark: a standby when there are several, so that the
+leader's loss loses no job; the leader otherwise) and run there in client mode against the
+cluster, its output streamed back line by line. The job stops when the client goes (Ctrl-C, a
+dropped connection): it runs attached to the SSH session's input.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sparkstack.errors import Interrupted, NodeError, UsageError
 from sparkstack.nodes.connection import SSHAccess
 from sparkstack.nodes.runner import Fleet, LineSink, attached
 from sparkstack.services import pipeline
+from sparkstack.services.base import Deployment
 
 #: Where an application is uploaded on the master (relative to the login user's home).
 APPS_DIR = "sparkstack-apps"
@@ -53,15 +55,15 @@ async def _submit(
     on_line: LineSink,
 ) -> int:
     runner = pipeline.job_runner()
-    masters = hosts_with(hosts_of(cluster), set(runner.client_roles))
+    hosts = hosts_of(cluster)
+    masters = hosts_with(hosts, set(runner.client_roles))
     if not masters:
         roles = ", ".join(sorted(r.value for r in runner.client_roles))
         raise NodeError(f"cluster {cluster.name} has no running {roles} to run the job on")
-    master = masters[0]
     remote = [f"{APPS_DIR}/{p.name}" for p in py_files]
     argv = runner.job_argv(f"{APPS_DIR}/{app.name}", args, main_class, remote)
-    assert argv is not None
     async with Fleet(access) as fleet:
+        master = await runner.job_node(Deployment(cluster.name, hosts, fleet)) or masters[0]
         await fleet.run(master.target, f"mkdir -p {APPS_DIR}")
         await asyncio.gather(
             *(fleet.put(master.target, p, f"{APPS_DIR}/{p.name}") for p in [app, *py_files])

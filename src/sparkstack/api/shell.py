@@ -19,7 +19,7 @@ from sparkstack.nodes.connection import SSHAccess
 from sparkstack.nodes.runner import Fleet, LineSink, Result, settle
 from sparkstack.nodes.tunnel import forward_local
 from sparkstack.services import pipeline
-from sparkstack.services.base import Host
+from sparkstack.services.base import Deployment, Host
 
 
 @dataclass(frozen=True)
@@ -155,13 +155,18 @@ def login_command(
     """
     validation.check_cluster_name(name)
     cluster, access = _connect(name, cloud, trust_first_host_key)
-    master = Selection(frozenset(pipeline.client_roles())).pick(cluster)[0]
+    runner = pipeline.job_runner()
 
-    async def pin() -> None:
+    async def leading() -> Host:
+        """The master that leads now, its host key pinned (so the system ssh never asks)."""
+        hosts = hosts_of(cluster)
         async with Fleet(access) as fleet:
+            found = await runner.leader(Deployment(cluster.name, hosts, fleet))
+            master = found or Selection(frozenset(runner.client_roles)).pick(cluster)[0]
             await fleet.connection(master.target)
+            return master
 
-    _sync.run(pin())
+    master = _sync.run(leading())
     lines = [
         f"Host {cluster.name}-login",
         f"  HostName {validation.ip_address(master.target.host)}",
@@ -185,9 +190,10 @@ async def ui_tunnel(
     cluster: Cluster, access: SSHAccess, *, service: str = "spark", local_port: int = 0
 ) -> AsyncIterator[str]:
     """A local URL of a service's web UI, forwarded over SSH while the block runs."""
-    role, port = pipeline.web_ui(service)
-    node = Selection(frozenset({role})).pick(cluster)[0]
+    kind, port = pipeline.web_ui(service)
     async with Fleet(access) as fleet:
+        node = await kind.leader(Deployment(cluster.name, hosts_of(cluster), fleet))
+        node = node or Selection(frozenset(kind.client_roles or kind.roles)).pick(cluster)[0]
         conn = await fleet.connection(node.target)
         async with forward_local(conn, node.ip, port, local_port) as bound:
             yield f"http://127.0.0.1:{bound}/"

@@ -36,8 +36,10 @@ from sparkstack.cli.options import (
     SparkTarballOpt,
     SparkVersionOpt,
     TrustFirstOpt,
+    ZooKeeperTarballOpt,
+    ZooKeeperVersionOpt,
     pairs,
-    spark_overrides,
+    software_overrides,
 )
 from sparkstack.cli.output import OutputFormat, console, emit_data, err_console, styled
 from sparkstack.cli.progress import ProgressReporter
@@ -192,6 +194,8 @@ def _show_report(report: sparkstack.ClusterReport) -> None:
         console.print(styled(color, f"{status.service}: {status.state}", f", {status.summary}"))
         for problem in status.problems:
             console.print(f"  {problem}")
+        if isinstance(status, sparkstack.SparkStatus) and len(status.masters) > 1:
+            console.print("  masters: " + ", ".join(f"{m.name} {m.status}" for m in status.masters))
         if isinstance(status, sparkstack.SparkStatus) and status.master_url:
             apps = ", ".join(f"{a.name} ({a.id})" for a in status.running_apps) or "none"
             console.print(f"  {status.cores} cores, {status.memory_mb} MB; running apps: {apps}")
@@ -261,6 +265,8 @@ def launch(
     spark_tarball: SparkTarballOpt = None,
     spark_version: SparkVersionOpt = None,
     spark_conf: SparkConfOpt = None,
+    zookeeper_tarball: ZooKeeperTarballOpt = None,
+    zookeeper_version: ZooKeeperVersionOpt = None,
     trust_first_host_key: TrustFirstOpt = False,
     cloud: CloudOpt = None,
     output: OutputOpt = OutputFormat.TABLE,
@@ -285,7 +291,9 @@ def launch(
         "metadata": pairs("--metadata", metadata),
         "timeout_seconds": timeout,
         "trust_first_host_key": trust_first_host_key or None,
-        **spark_overrides(spark_tarball, spark_version, spark_conf),
+        **software_overrides(
+            spark_tarball, spark_version, spark_conf, zookeeper_tarball, zookeeper_version
+        ),
     }
     spec = load_spec(file, overrides)
     with ProgressReporter(enabled=output is OutputFormat.TABLE) as report:

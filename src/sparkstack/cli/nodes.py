@@ -20,7 +20,9 @@ from sparkstack.cli.options import (
     SparkTarballOpt,
     SparkVersionOpt,
     TrustFirstOpt,
-    spark_overrides,
+    ZooKeeperTarballOpt,
+    ZooKeeperVersionOpt,
+    software_overrides,
 )
 from sparkstack.cli.output import console, err_console, styled
 from sparkstack.cli.progress import ProgressReporter
@@ -52,6 +54,8 @@ def configure(
     spark_tarball: SparkTarballOpt = None,
     spark_version: SparkVersionOpt = None,
     spark_conf: SparkConfOpt = None,
+    zookeeper_tarball: ZooKeeperTarballOpt = None,
+    zookeeper_version: ZooKeeperVersionOpt = None,
     ssh_cidr: Annotated[
         str | None, typer.Option(help="Open SSH to this CIDR instead (before connecting).")
     ] = None,
@@ -60,7 +64,9 @@ def configure(
 ) -> None:
     """Re-apply what the cluster runs (its manifest), or change it with --file or flags;
     restarts only what changed, nothing when nothing did; heals stopped daemons."""
-    overrides = spark_overrides(spark_tarball, spark_version, spark_conf)
+    overrides = software_overrides(
+        spark_tarball, spark_version, spark_conf, zookeeper_tarball, zookeeper_version
+    )
     with ProgressReporter() as report:
         done = sparkstack.configure(
             name,

@@ -40,6 +40,15 @@ SparkTarballOpt = Annotated[
 SparkVersionOpt = Annotated[
     str | None, typer.Option("--spark-version", help="Spark release to install.")
 ]
+ZooKeeperTarballOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--zookeeper-tarball", help="Install this local ZooKeeper tarball (several masters)."
+    ),
+]
+ZooKeeperVersionOpt = Annotated[
+    str | None, typer.Option("--zookeeper-version", help="ZooKeeper release to install.")
+]
 SparkConfOpt = Annotated[
     list[str] | None,
     typer.Option("--spark-conf", help="A Spark property KEY=VALUE (repeatable).", metavar="K=V"),
@@ -67,11 +76,23 @@ def pairs(option: str, values: list[str] | None) -> dict[str, str] | None:
     return parsed
 
 
-def spark_overrides(
-    tarball: Path | None, version: str | None, conf: list[str] | None
+def software_overrides(
+    spark_tarball: Path | None,
+    spark_version: str | None,
+    spark_conf: list[str] | None,
+    zookeeper_tarball: Path | None = None,
+    zookeeper_version: str | None = None,
 ) -> dict[str, Any]:
-    """The ``spark`` part of the spec overrides from the --spark-* flags."""
-    spark: dict[str, Any] = {"tarball": tarball, "version": version}
-    spark["conf"] = pairs("--spark-conf", conf)
-    spark = {k: v for k, v in spark.items() if v is not None}
-    return {"spark": spark} if spark else {}
+    """The ``spark`` and ``zookeeper`` parts of the spec overrides from their flags."""
+    sections: dict[str, dict[str, Any]] = {
+        "spark": {
+            "tarball": spark_tarball,
+            "version": spark_version,
+            "conf": pairs("--spark-conf", spark_conf),
+        },
+        "zookeeper": {"tarball": zookeeper_tarball, "version": zookeeper_version},
+    }
+    picked = {
+        key: {k: v for k, v in values.items() if v is not None} for key, values in sections.items()
+    }
+    return {key: values for key, values in picked.items() if values}

@@ -141,8 +141,8 @@ class Service(ABC):
     settings_key: ClassVar[str]
     #: Whether ``submit`` runs applications through this service (see :meth:`job_argv`).
     runs_jobs: ClassVar[bool] = False
-    #: The web UI ``ui`` tunnels to: (role of the node that serves it, port).
-    web_ui: ClassVar[tuple[Role, int] | None] = None
+    #: The port of the web UI ``ui`` tunnels to, on the node :meth:`leader` names.
+    web_ui_port: ClassVar[int | None] = None
 
     def __init__(self, spec: ClusterSpec):
         self.spec = spec
@@ -197,6 +197,17 @@ class Service(ABC):
     def outputs(self, dep: Deployment) -> dict[str, str]:
         """What later services need from this one (e.g. ``spark.master_url``)."""
         return {}
+
+    @classmethod
+    async def leader(cls, dep: Deployment) -> Host | None:
+        """The node of ``client_roles`` that a client should go to now (submit, ui, login):
+        by default the first; a service with a leader election says who leads."""
+        return next((h for h in dep.hosts if set(cls.client_roles) & h.node.roles), None)
+
+    @classmethod
+    async def job_node(cls, dep: Deployment) -> Host | None:
+        """Where ``submit`` runs a job's driver: by default where :meth:`leader` says."""
+        return await cls.leader(dep)
 
     @classmethod
     def job_argv(

@@ -18,10 +18,11 @@ from sparkstack.services.base import Deployment, Port, Service, ServiceStatus
 from sparkstack.services.prepare import prepare_nodes
 from sparkstack.services.spark import SparkStandalone
 from sparkstack.services.staging import staging_port
+from sparkstack.services.zookeeper import ZooKeeper
 from sparkstack.spec import ClusterSpec
 
 #: Every service sparkstack knows; a new one is a module in services/ and a line here.
-REGISTRY: tuple[type[Service], ...] = (SparkStandalone,)
+REGISTRY: tuple[type[Service], ...] = (ZooKeeper, SparkStandalone)
 
 
 def in_dependency_order(services: Iterable[Service]) -> list[Service]:
@@ -85,12 +86,12 @@ def job_runner() -> type[Service]:
     raise SpecError("no service that runs jobs is known")
 
 
-def web_ui(name: str) -> tuple[Role, int]:
-    """The role and port of service ``name``'s web UI."""
+def web_ui(name: str) -> tuple[type[Service], int]:
+    """The service ``name`` and the port of its web UI (on the node it says leads)."""
     for kind in REGISTRY:
-        if kind.name == name and kind.web_ui is not None:
-            return kind.web_ui
-    names = ", ".join(k.name for k in REGISTRY if k.web_ui is not None)
+        if kind.name == name and kind.web_ui_port is not None:
+            return kind, kind.web_ui_port
+    names = ", ".join(k.name for k in REGISTRY if k.web_ui_port is not None)
     raise SpecError(f"no web UI for service {name!r}; services with one: {names}")
 
 

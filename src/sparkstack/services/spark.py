@@ -119,6 +119,15 @@ class SparkApp:
 
 
 @dataclass(frozen=True)
+class SparkMaster:
+    """One master as it answers for itself: ALIVE (leads), STANDBY, RECOVERING, or down."""
+
+    name: str
+    ip: str
+    status: str
+
+
+@dataclass(frozen=True)
 class SparkStatus(ServiceStatus):
     """Spark as its leading master sees it; ``status`` is that master's own word (ALIVE...)."""
 
@@ -132,6 +141,27 @@ class SparkStatus(ServiceStatus):
     memory_mb: int = 0
     memory_used_mb: int = 0
     running_apps: list[SparkApp] = field(default_factory=list)
+    masters: list[SparkMaster] = field(default_factory=list)
+
+
+async def master_status(dep: Deployment, host: Host) -> dict[str, Any] | None:
+    """A master's ``/json/`` page read on the master itself; None when it does not answer."""
+    url = f"http://{host.ip}:{MASTER_UI_PORT}/json/"
+    code = (
+        "import sys, urllib.request as u; "
+        f"sys.stdout.write(u.urlopen({url!r}, timeout=5).read().decode())"
+    )
+    try:
+        result = await dep.fleet.run(host.target, f"python3 -c {shlex.quote(code)}")
+    except NodeError:
+        return None
+    if not result.ok:
+        return None
+    try:
+        status = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        return None
+    return status if isinstance(status, dict) else None
 
 
 def alive_workers(status: dict[str, Any]) -> set[str]:
@@ -148,7 +178,7 @@ class SparkStandalone(Service):
     installed_links: ClassVar[dict[str, str]] = {"spark": SPARK_LINK}
     settings_key: ClassVar[str] = "spark"
     runs_jobs: ClassVar[bool] = True
-    web_ui: ClassVar[tuple[Role, int] | None] = (Role.SPARK_MASTER, MASTER_UI_PORT)
+    web_ui_port: ClassVar[int | None] = MASTER_UI_PORT
 
     @property
     def settings(self) -> SparkSpec:
@@ -201,11 +231,19 @@ class SparkStandalone(Service):
         """One directory per tarball content, so a changed tarball is a new install."""
         return f"{INSTALL_ROOT}/spark-{self.settings.version}-{sha512[:12]}"
 
+    @property
+    def ha(self) -> bool:
+        """Several masters: one leads, the others stand by, elected through ZooKeeper."""
+        return self.spec.count(Role.SPARK_MASTER) > 1
+
+    def depends_on(self) -> tuple[str, ...]:
+        return ("zookeeper",) if self.ha else ()
+
     def master_hosts(self, dep: Deployment) -> list[Host]:
-        """Masters that run a Master daemon: all of them once recovery (ZooKeeper) is set up,
-        else the first; several independent masters would split the workers between them."""
+        """Masters that run a Master daemon: all of them with ZooKeeper recovery, else the
+        first (the spec refuses several masters without it: they would split the workers)."""
         masters = dep.with_role(Role.SPARK_MASTER)
-        return masters if "spark.deploy.recoveryMode" in self.settings.conf else masters[:1]
+        return masters if self.ha else masters[:1]
 
     def daemons(self, dep: Deployment, host: Host) -> list[Role]:
         """The Spark daemons ``host`` runs (a small cluster may put both on one node)."""
@@ -265,6 +303,10 @@ class SparkStandalone(Service):
             conf["spark.driver.extraJavaOptions"] = SMALL_JVM_OPTS
         if app.small:
             conf["spark.executor.extraJavaOptions"] = SMALL_JVM_OPTS
+        if self.ha:
+            conf["spark.deploy.recoveryMode"] = "ZOOKEEPER"
+            conf["spark.deploy.zookeeper.url"] = dep.outputs["zookeeper.connect"]
+            conf["spark.deploy.zookeeper.dir"] = f"/sparkstack/{dep.cluster}/spark"
         merged = {**conf, **self.settings.conf}
         merged["spark.authenticate.secret"] = dep.secrets["spark"]
         return merged
@@ -379,44 +421,30 @@ class SparkStandalone(Service):
             await _all_or_errors(masters, starter(Role.SPARK_MASTER))
             await _all_or_errors(workers, starter(Role.SPARK_WORKER))
 
-    async def master_status(self, dep: Deployment, host: Host) -> dict[str, Any] | None:
-        """The master's ``/json/`` page read on the master itself; None when it does not answer."""
-        url = f"http://{host.ip}:{MASTER_UI_PORT}/json/"
-        code = (
-            "import sys, urllib.request as u; "
-            f"sys.stdout.write(u.urlopen({url!r}, timeout=5).read().decode())"
-        )
-        try:
-            result = await dep.fleet.run(host.target, f"python3 -c {shlex.quote(code)}")
-        except NodeError:
-            return None
-        if not result.ok:
-            return None
-        try:
-            status = json.loads(result.stdout)
-        except json.JSONDecodeError:
-            return None
-        return status if isinstance(status, dict) else None
-
-    async def leader_status(self, dep: Deployment) -> dict[str, Any] | None:
-        """The status page of the ALIVE master (the one that leads), if any answers."""
-        for host in self.master_hosts(dep):
-            status = await self.master_status(dep, host)
-            if status and status.get("status") == "ALIVE":
-                return status
-        return None
+    @classmethod
+    async def leader(cls, dep: Deployment) -> Host | None:
+        """The master that leads now (with several, whichever ZooKeeper elected)."""
+        masters = dep.with_role(Role.SPARK_MASTER)
+        pages = await each(masters, lambda h: master_status(dep, h))
+        return next((h for h in masters if (pages[h.name] or {}).get("status") == "ALIVE"), None)
 
     async def health(self, dep: Deployment, timeout: float) -> None:
+        """Every worker ALIVE at the leader, and (with several) every other master STANDBY."""
         expected = {h.ip: h for h in dep.with_role(Role.SPARK_WORKER)}
+        masters = self.master_hosts(dep)
         deadline = time.monotonic() + timeout
         with Phase(dep.report, "health", total=len(expected), text="workers ALIVE") as phase:
             polls = 0
             while True:
-                status = await self.leader_status(dep)
+                pages = await each(masters, lambda h: master_status(dep, h))
+                status = next((p for p in pages.values() if p and p.get("status") == "ALIVE"), None)
                 alive = alive_workers(status) if status else set()
                 phase.set_progress(len(alive & expected.keys()))
                 missing = [h for ip, h in expected.items() if ip not in alive]
-                if status and not missing:
+                standing = all(
+                    p and p.get("status") in ("ALIVE", "STANDBY") for p in pages.values()
+                )
+                if status and not missing and standing:
                     return
                 polls += 1
                 if polls % 4 == 0 or time.monotonic() > deadline:
@@ -446,25 +474,36 @@ class SparkStandalone(Service):
 
     async def status(self, dep: Deployment) -> SparkStatus:
         workers = dep.with_role(Role.SPARK_WORKER)
-        status = await self.leader_status(dep)
+        hosts = self.master_hosts(dep)
+        pages = await each(hosts, lambda h: master_status(dep, h))
+        masters = [
+            SparkMaster(h.name, h.ip, str((pages[h.name] or {}).get("status") or "down"))
+            for h in hosts
+        ]
+        down = [f"spark master not answering on {m.name}" for m in masters if m.status == "down"]
+        status = next((p for p in pages.values() if p and p.get("status") == "ALIVE"), None)
         if status is None:
             return SparkStatus(
                 "spark",
                 "down",
-                "no Spark master answers",
-                ["no master is ALIVE; `sparkstack configure` restarts stopped daemons"],
+                "no Spark master leads",
+                ["no master is ALIVE; `sparkstack configure` restarts stopped daemons", *down],
                 expected_workers=len(workers),
                 dead_workers=[h.name for h in workers],
+                masters=masters,
             )
         alive = alive_workers(status)
         dead = [h.name for h in workers if h.ip not in alive]
         url = str(status.get("url") or "")
+        leader = next(m.name for m in masters if m.status == "ALIVE")
+        standby = "" if len(masters) == 1 else f" ({leader} leads, {len(masters) - 1} standing by)"
         return SparkStatus(
             service="spark",
-            state="degraded" if dead else "healthy",
-            summary=f"{url} {status.get('status')}, {len(workers) - len(dead)}/{len(workers)} "
-            "workers alive",
-            problems=[f"spark worker not alive on {name}" for name in dead],
+            state="degraded" if dead or down else "healthy",
+            summary=f"{url} {status.get('status')}{standby}, {len(workers) - len(dead)}/"
+            f"{len(workers)} workers alive",
+            problems=[f"spark worker not alive on {name}" for name in dead] + down,
+            masters=masters,
             master_url=url,
             status=str(status.get("status")),
             alive_workers=len(workers) - len(dead),
@@ -482,6 +521,19 @@ class SparkStandalone(Service):
 
     def outputs(self, dep: Deployment) -> dict[str, str]:
         return {"spark.master_url": master_url([h.ip for h in self.master_hosts(dep)])}
+
+    @classmethod
+    async def job_node(cls, dep: Deployment) -> Host | None:
+        """A standby master when there is one: the driver then outlives its leader's loss (it
+        registers with whichever master leads); else the leader."""
+        masters = dep.with_role(Role.SPARK_MASTER)
+        pages = await each(masters, lambda h: master_status(dep, h))
+        by_state = {h.name: (pages[h.name] or {}).get("status") for h in masters}
+        for wanted in ("STANDBY", "ALIVE"):
+            found = next((h for h in masters if by_state[h.name] == wanted), None)
+            if found is not None:
+                return found
+        return None
 
     @classmethod
     def job_argv(
