@@ -89,6 +89,26 @@ def test_ssh_is_open_only_to_this_client(devcloud: Any, launched: dict[str, Any]
     assert [r.remote_ip_prefix for r in ssh] == ["198.19.0.1/32"]  # the devcloud's client side
 
 
+def _ssh_sources(devcloud: Any) -> list[str]:
+    conn = devcloud.connect()
+    group = next(conn.network.security_groups(tags=naming.cluster_tag(NAME)))
+    rules = conn.network.security_group_rules(security_group_id=group.id)
+    return sorted(
+        r.remote_ip_prefix for r in rules if r.port_range_min == 22 and r.remote_ip_prefix
+    )
+
+
+def test_configure_moves_ssh_to_another_network(shell: Any, devcloud: Any) -> None:
+    """A client whose address changed opens SSH to its new network before connecting."""
+    shell("configure", NAME, "--ssh-cidr", "198.19.0.0/24")
+    assert _ssh_sources(devcloud) == ["198.19.0.0/24"]
+    assert (
+        "host=" in shell("run-command", NAME, "--masters", "--", 'echo "host=$(hostname)"').stdout
+    )
+    shell("configure", NAME, "--ssh-cidr", "198.19.0.1/32")
+    assert _ssh_sources(devcloud) == ["198.19.0.1/32"]
+
+
 def test_workers_answer_through_the_master(shell: Any, launched: dict[str, Any]) -> None:
     done = shell("run-command", NAME, "--workers", "--", 'echo "host=$(hostname)"')
     for worker in (n["name"] for n in launched["nodes"] if n["group"] == "worker"):

@@ -283,6 +283,7 @@ def test_install_script_with_hostile_paths(remote: Remote, tmp_path: Path) -> No
         "link": link,
         "owned": ["conf", sub],
         "owner": "ubuntu:ubuntu",
+        "checked": False,
     }
     done = remote.run("bash -s", input=_render("install.sh.j2", **values))
     assert done.ok, done.stdout

@@ -104,7 +104,7 @@ def submit(
     on_line: LineSink | None = None,
     trust_first_host_key: bool = False,
 ) -> int:
-    """Upload ``app`` (and ``py_files``) to the first master, spark-submit it there (client
+    """Upload ``app`` (and ``py_files``) to a master, spark-submit it there (client
     mode, against the cluster), stream its output to ``on_line``; return its exit code."""
     validation.check_cluster_name(name)
     check_app(app, main_class, py_files or [])

@@ -146,7 +146,7 @@ def _ssh_config_value(value: str, what: str) -> str:
 def login_command(
     name: str, cloud: str | None = None, *, trust_first_host_key: bool = False
 ) -> list[str]:
-    """The system ``ssh`` command line for a shell on the first master.
+    """The system ``ssh`` command line for a shell on the master that leads.
 
     The system client gives a real terminal (resize, escapes, agent) for free. Its ``-F`` file
     holds the cluster's key and known_hosts with strict checking; the host key is pinned first

@@ -112,7 +112,7 @@ def submit(
 def login(
     name: NameArg, trust_first_host_key: TrustFirstOpt = False, cloud: CloudOpt = None
 ) -> None:
-    """An interactive shell on the first master (the system ssh client, strict host keys)."""
+    """An interactive shell on the leading master (the system ssh client, strict host keys)."""
     command = login_command(name, cloud, trust_first_host_key=trust_first_host_key)
     sys.stdout.flush()
     os.execvp(command[0], command)

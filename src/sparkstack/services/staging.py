@@ -99,6 +99,7 @@ async def install_tarball(
         script = template("install.sh.j2").render(
             tgz=kept if on_entry else f"{STAGING_DIR}/{artifact.filename}",
             fetch_url="" if on_entry else f"{base_url}/{artifact.filename}",
+            checked=on_entry,  # _keep_on_entry has just verified the kept copy
             sha512=artifact.sha512,
             install_dir=install_dir,
             link=link,
