@@ -71,18 +71,8 @@ RSS = (
     "| grep . || echo -; }; "
     f"echo \"$(rss '{MASTER_PID}') $(rss {ZK_PID})\""
 )
-#: A job of 12 tasks sleeping SECONDS each on the workers (as tests/e2e/test_ha.py's).
-JOB = """\
-import sys, time
-from pyspark.sql import SparkSession
-seconds = float(sys.argv[1])
-spark = SparkSession.builder.appName("bench-failover").getOrCreate()
-print("job started", flush=True)
-def work(i):
-    time.sleep(seconds)
-    return i * i
-print("RESULT", spark.sparkContext.parallelize(range(12), 12).map(work).sum(), flush=True)
-"""
+#: A job of 12 tasks sleeping SECONDS each on the workers (the one tests/e2e/test_ha.py runs).
+JOB = Path(__file__).resolve().parents[1] / "examples" / "slow_squares.py"
 
 
 @dataclass
@@ -356,20 +346,16 @@ def kill_during_job(name: str, cloud: str) -> str:
         if "job started" in line:
             started.set()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        app = Path(tmp) / "failover_job.py"
-        app.write_text(JOB)
+    def submit() -> None:
+        outcome.append(sparkstack.submit(name, JOB, cloud=cloud, args=["5"], on_line=sink))
 
-        def submit() -> None:
-            outcome.append(sparkstack.submit(name, app, cloud=cloud, args=["5"], on_line=sink))
-
-        job = threading.Thread(target=submit, daemon=True)
-        job.start()
-        if not started.wait(180):
-            raise SystemExit("the job did not start: " + " | ".join(lines[-10:]))
-        time.sleep(5)  # tasks under way
-        killed = _sync.run(kill_jvm(*open_cluster(name, cloud), "during a job"))
-        job.join(300)
+    job = threading.Thread(target=submit, daemon=True)
+    job.start()
+    if not started.wait(180):
+        raise SystemExit("the job did not start: " + " | ".join(lines[-10:]))
+    time.sleep(5)  # tasks under way
+    killed = _sync.run(kill_jvm(*open_cluster(name, cloud), "during a job"))
+    job.join(300)
     right = f"RESULT {sum(i * i for i in range(12))}"
     ok = outcome == [0] and right in lines
     print(f"    the job {'ended with the right answer' if ok else 'FAILED: ' + lines[-1]}")

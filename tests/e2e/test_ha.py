@@ -25,29 +25,15 @@ from sparkstack.devcloud.zookeeper_dist import build_zookeeper_dist
 pytestmark = [pytest.mark.devcloud, pytest.mark.e2e, pytest.mark.slow]
 
 NAME = "ha"
-#: 12 tasks of SECONDS (the first argument) each on the workers' 2 cores: with 5, about half
-#: a minute of work, long enough to lose the leader in the middle of it; the answer proves
-#: every task ran once.
-JOB = """\
-import sys, time
-from pyspark.sql import SparkSession
-seconds = float(sys.argv[1])
-spark = SparkSession.builder.appName("ha-job").getOrCreate()
-print("job started", flush=True)
-def work(i):
-    time.sleep(seconds)
-    return i * i
-total = spark.sparkContext.parallelize(range(12), 12).map(work).sum()
-print(f"RESULT {total}", flush=True)
-"""
+#: examples/slow_squares.py: 12 tasks of SECONDS each; with 5, about half a minute of work on
+#: the workers' 2 cores, long enough to lose the leader in the middle of it.
+JOB = Path(__file__).resolve().parents[2] / "examples" / "slow_squares.py"
 ANSWER = sum(i * i for i in range(12))
 
 
 @pytest.fixture(scope="module")
-def job(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("ha") / "ha_job.py"
-    path.write_text(JOB)
-    return path
+def job() -> Path:
+    return JOB
 
 
 @pytest.fixture(scope="module")
