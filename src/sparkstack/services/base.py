@@ -187,6 +187,10 @@ class Service(ABC):
         """Start stopped daemons and restart those of ``changed`` nodes."""
 
     @abstractmethod
+    async def stop(self, dep: Deployment) -> None:
+        """Stop the service's daemons cleanly (before its servers are stopped)."""
+
+    @abstractmethod
     async def health(self, dep: Deployment, timeout: float) -> None:
         """Wait until the service is healthy on every node, or raise ServiceError saying why."""
 

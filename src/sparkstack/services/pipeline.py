@@ -118,6 +118,12 @@ async def deploy(dep: Deployment, services: list[Service], health_timeout: float
     return DeployResult(changed, dict(dep.outputs))
 
 
+async def stop(dep: Deployment, services: list[Service]) -> None:
+    """Stop every service's daemons, those that others depend on last."""
+    for service in reversed(services):
+        await service.stop(dep)
+
+
 async def status(dep: Deployment, services: list[Service]) -> list[ServiceStatus]:
     """Each service's state, in order (a broken one does not hide the others)."""
     found = []

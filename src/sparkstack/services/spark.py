@@ -421,6 +421,13 @@ class SparkStandalone(Service):
             await _all_or_errors(masters, starter(Role.SPARK_MASTER))
             await _all_or_errors(workers, starter(Role.SPARK_WORKER))
 
+    async def stop(self, dep: Deployment) -> None:
+        """Workers first, so that no master sees them vanish as a failure."""
+        await each(
+            dep.with_role(Role.SPARK_WORKER), lambda h: self.ctl(dep, h, Role.SPARK_WORKER, "stop")
+        )
+        await each(self.master_hosts(dep), lambda h: self.ctl(dep, h, Role.SPARK_MASTER, "stop"))
+
     @classmethod
     async def leader(cls, dep: Deployment) -> Host | None:
         """The master that leads now (with several, whichever ZooKeeper elected)."""

@@ -202,6 +202,9 @@ class ZooKeeper(Service):
 
             await each(peers, one)  # together: a peer alone waits for a quorum
 
+    async def stop(self, dep: Deployment) -> None:
+        await each(dep.with_role(Role.ZOOKEEPER), lambda h: self.ctl(dep, h, "stop"))
+
     async def mode(self, dep: Deployment, host: Host) -> str | None:
         """The peer's mode as it answers ``srvr`` on its own address, None if it does not."""
         ask = (
