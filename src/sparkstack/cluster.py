@@ -18,6 +18,8 @@ class Role(StrEnum):
     SPARK_MASTER = "spark-master"
     SPARK_WORKER = "spark-worker"
     ZOOKEEPER = "zookeeper"
+    HDFS_NAMENODE = "hdfs-namenode"
+    HDFS_DATANODE = "hdfs-datanode"
 
 
 @dataclass(frozen=True)

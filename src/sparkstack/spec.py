@@ -241,6 +241,50 @@ class ZooKeeperSpec(SoftwareSpec):
         return self
 
 
+class HdfsSpec(SoftwareSpec):
+    """HDFS: a NameNode on the first node of role hdfs-namenode, DataNodes on the nodes of role
+    hdfs-datanode. ``enabled`` (``--hdfs``) puts those roles on the master and worker groups.
+    ``conf`` overrides hdfs-site.xml; ``data_dir`` holds the NameNode's and DataNodes' data."""
+
+    version: Annotated[str, AfterValidator(v.version)] = "3.5.0"  # what Spark 4.3.0 bundles
+    enabled: bool = False
+    replication: int = Field(default=2, ge=1, le=32, strict=True)
+    data_dir: Annotated[str, AfterValidator(v.node_dir)] = "/var/lib/hadoop/hdfs"
+    conf: dict[Annotated[str, AfterValidator(v.hadoop_conf_key)], ConfValue] = Field(
+        default_factory=dict, max_length=500
+    )
+
+
+def _with_hdfs_roles(data: Any) -> Any:
+    """``hdfs.enabled`` puts the NameNode on the first group of masters and DataNodes on the
+    groups of workers; a group that hosts an HDFS role by itself sets ``enabled``."""
+    if not isinstance(data, dict) or not isinstance(data.get("groups"), dict):
+        return data
+    hdfs = data.get("hdfs")
+    if hdfs is not None and not isinstance(hdfs, dict):
+        return data  # not a mapping: the field's own check says so
+    groups = {n: g for n, g in data["groups"].items() if isinstance(g, dict)}
+
+    def roles(group: dict[str, Any]) -> list[Any]:
+        found = group.get("roles")
+        return list(found) if isinstance(found, list | tuple) else []
+
+    hosted = {str(r) for g in groups.values() for r in roles(g)}
+    hdfs_roles = {Role.HDFS_NAMENODE.value, Role.HDFS_DATANODE.value}
+    if hosted & hdfs_roles:
+        return {**data, "hdfs": {**(hdfs or {}), "enabled": True}}
+    if (hdfs or {}).get("enabled") is not True:
+        return data
+    new = dict(data["groups"])
+    masters = [n for n, g in groups.items() if Role.SPARK_MASTER.value in map(str, roles(g))]
+    for name in masters[:1]:
+        new[name] = {**groups[name], "roles": [*roles(groups[name]), Role.HDFS_NAMENODE]}
+    for name, group in groups.items():
+        if Role.SPARK_WORKER.value in map(str, roles(group)):
+            new[name] = {**new[name], "roles": [*roles(new[name]), Role.HDFS_DATANODE]}
+    return {**data, "groups": new}
+
+
 def _roles_of(shorthand: str, values: dict[str, Any]) -> list[Role]:
     """The roles a shorthand's group hosts: several masters also run the ZooKeeper ensemble
     they elect their leader with."""
@@ -316,8 +360,12 @@ class ClusterSpec(_Model):
     trust_first_host_key: bool = False
     spark: SparkSpec = SparkSpec()
     zookeeper: ZooKeeperSpec = ZooKeeperSpec()
+    hdfs: HdfsSpec = HdfsSpec()
 
-    _shorthands = model_validator(mode="before")(_expand_shorthands)
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthands(cls, data: Any) -> Any:
+        return _with_hdfs_roles(_expand_shorthands(data))
 
     @model_validator(mode="after")
     def _consistent(self) -> ClusterSpec:
@@ -342,7 +390,22 @@ class ClusterSpec(_Model):
                 ("groups",), "groups: a cluster needs at least one node with role spark-master"
             )
         self._check_quorum()
+        self._check_hdfs()
         return self
+
+    def _check_hdfs(self) -> None:
+        namenodes, datanodes = self.count(Role.HDFS_NAMENODE), self.count(Role.HDFS_DATANODE)
+        if (namenodes or datanodes) and not (namenodes and datanodes):
+            missing = "hdfs-namenode" if datanodes else "hdfs-datanode"
+            raise SettingError(
+                ("groups",), f"groups: HDFS needs a node with role {missing} too (or use --hdfs)"
+            )
+        if namenodes and datanodes < self.hdfs.replication:
+            raise SettingError(
+                ("hdfs", "replication"),
+                f"hdfs.replication {self.hdfs.replication} needs as many DataNodes, the groups "
+                f"have {datanodes}; lower it or add workers",
+            )
 
     def _check_quorum(self) -> None:
         """Several masters need a ZooKeeper ensemble that survives the loss of one node."""

@@ -20,6 +20,8 @@ GROUP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 POSIX_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 SHELL_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SPARK_CONF_KEY = re.compile(r"^spark\.[A-Za-z0-9_.-]+$")
+HADOOP_CONF_KEY = re.compile(r"^[a-z][A-Za-z0-9_.-]{0,200}$")
+NODE_DIR = re.compile(r"^(/[A-Za-z0-9._-]+)+$")
 #: Release numbers as Apache publishes them: 4.3.0, 3.5.1, 4.0.0-preview2.
 VERSION = re.compile(r"^[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}(-[A-Za-z0-9]{1,20})?$")
 HADOOP_PROFILE = re.compile(r"^[0-9]{1,2}(-scala[0-9]\.[0-9]{1,2})?$")
@@ -80,6 +82,21 @@ def spark_conf_key(value: str) -> str:
     return _matches(
         SPARK_CONF_KEY, value, "a Spark property starts with 'spark.' and holds A-Z, 0-9, '.-_'"
     )
+
+
+def hadoop_conf_key(value: str) -> str:
+    return _matches(
+        HADOOP_CONF_KEY, value, "a Hadoop property looks like dfs.blocksize (A-Z, 0-9, '.-_')"
+    )
+
+
+def node_dir(value: str) -> str:
+    """An absolute directory on the nodes made of plain names (it goes into configs and
+    commands)."""
+    _matches(NODE_DIR, value, "an absolute path of plain names such as /srv/hdfs")
+    if any(part in (".", "..") for part in value.split("/")):
+        raise ValueError("'.' and '..' are not allowed in the path")
+    return value
 
 
 def version(value: str) -> str:

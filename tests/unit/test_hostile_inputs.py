@@ -418,7 +418,7 @@ FLAGS: dict[str, tuple[list[str], str]] = {
     "ui-port-70000": (["ui", "demo", "--port", "70000"], "--port"),
     "ui-port-negative": (["ui", "demo", "--port", "-1"], "--port"),
     "ui-port-word": (["ui", "demo", "--port", "http"], "--port"),
-    "ui-unknown-service": (["ui", "demo", "--service", "hdfs"], "no web UI"),
+    "ui-unknown-service": (["ui", "demo", "--service", "yarn"], "no web UI"),
     "launch-wrokers": (["launch", "demo", "--wrokers", "3"], "--workers"),
     "launch-option-with-newline": (["launch", "demo", "--wro\nkers", "3"], "No such option"),
     "launch-missing-name": (["launch"], "Missing argument"),

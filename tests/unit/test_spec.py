@@ -11,8 +11,11 @@ import pytest
 from sparkstack.cluster import Role
 from sparkstack.errors import SpecError
 from sparkstack.services.base import Deployment, Port, Service, ServiceStatus
+from sparkstack.services.hdfs import Hdfs
 from sparkstack.services.pipeline import in_dependency_order, services_for
 from sparkstack.services.spark import SparkStandalone
+from sparkstack.services.tarball import TarballService
+from sparkstack.services.zookeeper import ZooKeeper
 from sparkstack.spec import ClusterSpec, load_spec
 
 pytestmark = pytest.mark.unit
@@ -127,6 +130,8 @@ class _Stub(Service):
         return set()
 
     async def start(self, dep: Deployment, changed: set[str]) -> None: ...
+    async def stop(self, dep: Deployment) -> None: ...
+
     async def health(self, dep: Deployment, timeout: float) -> None: ...
     async def status(self, dep: Deployment) -> ServiceStatus:
         return ServiceStatus(self.name, "healthy", "")
@@ -156,14 +161,17 @@ def test_a_spec_runs_the_services_its_roles_need() -> None:
     assert [s.name for s in services_for(load_spec(None, {"name": "demo"}))] == ["spark"]
 
 
-def test_configure_keeps_the_launched_tarball_of_the_same_release() -> None:
+@pytest.mark.parametrize("service", [SparkStandalone, ZooKeeper, Hdfs])
+def test_configure_keeps_the_launched_tarball_of_the_same_release(
+    service: type[TarballService],
+) -> None:
     launched = {"version": "4.3.0", "hadoop": "3", "url": None, "tarball": "/t.tgz", "sha512": None}
-    conf_only = {**launched, "tarball": None, "conf": {"spark.a": "1"}}
-    kept = SparkStandalone.carry_over(launched, conf_only)
-    assert kept["tarball"] == "/t.tgz" and kept["conf"] == {"spark.a": "1"}
+    conf_only = {**launched, "tarball": None, "conf": {"a": "1"}}
+    kept = service.carry_over(launched, conf_only)
+    assert kept["tarball"] == "/t.tgz" and kept["conf"] == {"a": "1"}
     # another release through a flag drops the old tarball: the new one is downloaded
-    newer = SparkStandalone.carry_over(launched, {**launched, "version": "4.4.0"})
+    newer = service.carry_over(launched, {**launched, "version": "4.4.0"})
     assert newer["tarball"] is None and newer["version"] == "4.4.0"
     # a source the user names is theirs
-    named = {**launched, "url": "https://mirror.example/spark.tgz", "tarball": None}
-    assert SparkStandalone.carry_over(launched, named) == named
+    named = {**launched, "url": "https://mirror.example/x.tgz", "tarball": None}
+    assert service.carry_over(launched, named) == named

@@ -30,8 +30,11 @@ from sparkstack.api.lookup import cloud_name
 from sparkstack.cli.options import (
     CloudOpt,
     FileOpt,
+    HadoopTarballOpt,
+    HadoopVersionOpt,
     NameArg,
     OutputOpt,
+    ReplicationOpt,
     SparkConfOpt,
     SparkTarballOpt,
     SparkVersionOpt,
@@ -267,6 +270,15 @@ def launch(
     spark_conf: SparkConfOpt = None,
     zookeeper_tarball: ZooKeeperTarballOpt = None,
     zookeeper_version: ZooKeeperVersionOpt = None,
+    hdfs: Annotated[
+        bool,
+        typer.Option(
+            "--hdfs", help="HDFS too: a NameNode on the first master, DataNodes on the workers."
+        ),
+    ] = False,
+    hadoop_tarball: HadoopTarballOpt = None,
+    hadoop_version: HadoopVersionOpt = None,
+    hdfs_replication: ReplicationOpt = None,
     trust_first_host_key: TrustFirstOpt = False,
     cloud: CloudOpt = None,
     output: OutputOpt = OutputFormat.TABLE,
@@ -292,7 +304,15 @@ def launch(
         "timeout_seconds": timeout,
         "trust_first_host_key": trust_first_host_key or None,
         **software_overrides(
-            spark_tarball, spark_version, spark_conf, zookeeper_tarball, zookeeper_version
+            spark_tarball,
+            spark_version,
+            spark_conf,
+            zookeeper_tarball,
+            zookeeper_version,
+            hadoop_tarball=hadoop_tarball,
+            hadoop_version=hadoop_version,
+            hdfs_replication=hdfs_replication,
+            hdfs=hdfs,
         ),
     }
     spec = load_spec(file, overrides)

@@ -15,7 +15,10 @@ from sparkstack.api.shell import login_command, open_ui_tunnel
 from sparkstack.cli.options import (
     CloudOpt,
     FileOpt,
+    HadoopTarballOpt,
+    HadoopVersionOpt,
     NameArg,
+    ReplicationOpt,
     SparkConfOpt,
     SparkTarballOpt,
     SparkVersionOpt,
@@ -56,6 +59,9 @@ def configure(
     spark_conf: SparkConfOpt = None,
     zookeeper_tarball: ZooKeeperTarballOpt = None,
     zookeeper_version: ZooKeeperVersionOpt = None,
+    hadoop_tarball: HadoopTarballOpt = None,
+    hadoop_version: HadoopVersionOpt = None,
+    hdfs_replication: ReplicationOpt = None,
     ssh_cidr: Annotated[
         str | None, typer.Option(help="Open SSH to this CIDR instead (before connecting).")
     ] = None,
@@ -65,7 +71,14 @@ def configure(
     """Re-apply what the cluster runs (its manifest), or change it with --file or flags;
     restarts only what changed, nothing when nothing did; heals stopped daemons."""
     overrides = software_overrides(
-        spark_tarball, spark_version, spark_conf, zookeeper_tarball, zookeeper_version
+        spark_tarball,
+        spark_version,
+        spark_conf,
+        zookeeper_tarball,
+        zookeeper_version,
+        hadoop_tarball=hadoop_tarball,
+        hadoop_version=hadoop_version,
+        hdfs_replication=hdfs_replication,
     )
     with ProgressReporter() as report:
         done = sparkstack.configure(

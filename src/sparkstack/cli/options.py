@@ -49,6 +49,17 @@ ZooKeeperTarballOpt = Annotated[
 ZooKeeperVersionOpt = Annotated[
     str | None, typer.Option("--zookeeper-version", help="ZooKeeper release to install.")
 ]
+HadoopTarballOpt = Annotated[
+    Path | None,
+    typer.Option("--hadoop-tarball", help="Install this local Hadoop tarball (HDFS)."),
+]
+HadoopVersionOpt = Annotated[
+    str | None, typer.Option("--hadoop-version", help="Hadoop release to install (HDFS).")
+]
+ReplicationOpt = Annotated[
+    int | None,
+    typer.Option("--hdfs-replication", help="Replicas HDFS keeps of each block.", min=1),
+]
 SparkConfOpt = Annotated[
     list[str] | None,
     typer.Option("--spark-conf", help="A Spark property KEY=VALUE (repeatable).", metavar="K=V"),
@@ -82,8 +93,13 @@ def software_overrides(
     spark_conf: list[str] | None,
     zookeeper_tarball: Path | None = None,
     zookeeper_version: str | None = None,
+    *,
+    hadoop_tarball: Path | None = None,
+    hadoop_version: str | None = None,
+    hdfs_replication: int | None = None,
+    hdfs: bool = False,
 ) -> dict[str, Any]:
-    """The ``spark`` and ``zookeeper`` parts of the spec overrides from their flags."""
+    """The ``spark``, ``zookeeper`` and ``hdfs`` parts of the spec overrides from their flags."""
     sections: dict[str, dict[str, Any]] = {
         "spark": {
             "tarball": spark_tarball,
@@ -91,6 +107,12 @@ def software_overrides(
             "conf": pairs("--spark-conf", spark_conf),
         },
         "zookeeper": {"tarball": zookeeper_tarball, "version": zookeeper_version},
+        "hdfs": {
+            "enabled": hdfs or None,
+            "tarball": hadoop_tarball,
+            "version": hadoop_version,
+            "replication": hdfs_replication,
+        },
     }
     picked = {
         key: {k: v for k, v in values.items() if v is not None} for key, values in sections.items()

@@ -15,6 +15,7 @@ from typing import Any
 from sparkstack.cluster import Role
 from sparkstack.errors import SpecError
 from sparkstack.services.base import Deployment, Port, Service, ServiceStatus
+from sparkstack.services.hdfs import Hdfs
 from sparkstack.services.prepare import prepare_nodes
 from sparkstack.services.spark import SparkStandalone
 from sparkstack.services.staging import staging_port
@@ -22,7 +23,7 @@ from sparkstack.services.zookeeper import ZooKeeper
 from sparkstack.spec import ClusterSpec
 
 #: Every service sparkstack knows; a new one is a module in services/ and a line here.
-REGISTRY: tuple[type[Service], ...] = (ZooKeeper, SparkStandalone)
+REGISTRY: tuple[type[Service], ...] = (ZooKeeper, Hdfs, SparkStandalone)
 
 
 def in_dependency_order(services: Iterable[Service]) -> list[Service]:

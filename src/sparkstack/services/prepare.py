@@ -23,9 +23,8 @@ async def prepare_nodes(dep: Deployment, links: Mapping[str, str]) -> None:
     so an install can tell what is already there without another round trip.
     """
     script = template("prepare.sh.j2").render(java_major=JAVA_MAJOR, links=links)
-    with Phase(
-        dep.report, "prepare", total=len(dep.hosts), text="Java and python3 on nodes"
-    ) as phase:
+    hosts = dep.acting(dep.hosts)
+    with Phase(dep.report, "prepare", total=len(hosts), text="Java and python3 on nodes") as phase:
 
         async def one(host: Host) -> NodeFacts:
             result = await dep.fleet.run(host.target, "bash -s", input=script)
@@ -34,7 +33,7 @@ async def prepare_nodes(dep: Deployment, links: Mapping[str, str]) -> None:
             phase.advance(host.name)
             return parse_facts(host.name, result.stdout)
 
-        dep.facts.update(await each(dep.hosts, one))
+        dep.facts.update(await each(hosts, one))
 
 
 def parse_facts(node: str, output: str) -> NodeFacts:

@@ -28,13 +28,19 @@ from sparkstack.errors import NodeError, ServiceError
 from sparkstack.events import Phase
 from sparkstack.nodes.files import FileSpec
 from sparkstack.nodes.runner import each
-from sparkstack.services.artifacts import ArtifactSource
-from sparkstack.services.base import Deployment, Host, Port, Service, ServiceStatus, template
-from sparkstack.services.staging import install_tarball
+from sparkstack.services.base import (
+    SMALL_JVM_OPTS,
+    SMALL_NODE_MB,
+    Deployment,
+    Host,
+    Port,
+    ServiceStatus,
+    template,
+)
+from sparkstack.services.tarball import TarballService
 from sparkstack.spec import SparkSpec
 
 SPARK_LINK = "/opt/spark"
-INSTALL_ROOT = "/opt/sparkstack"
 STATE_DIR = "/var/lib/spark"
 LOG_DIR = "/var/log/spark"
 PROFILE = "/etc/profile.d/sparkstack-spark.sh"
@@ -51,10 +57,6 @@ PORT_RETRIES = 16
 #: When a user sets one of those to 0 (any port), all that is left is the ephemeral range.
 EPHEMERAL = (32768, 60999)
 
-#: Below this RAM a node is "small": serial GC, C1 only, small code cache and stacks. Measured on
-#: the test bed: a worker JVM idles at ~170 MiB with these and 128m heap, ~235 MiB with defaults.
-SMALL_NODE_MB = 4096
-SMALL_JVM_OPTS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=32m -Xss512k"
 #: Spark refuses executors below 450m ("Executor memory ... must be at least 471859200").
 MIN_EXECUTOR_MB = 512
 #: JVM memory outside the heap (metaspace, code, CDS, threads): ~100 MiB measured per daemon.
@@ -169,14 +171,17 @@ def alive_workers(status: dict[str, Any]) -> set[str]:
     return {str(w.get("host", "")) for w in status.get("workers", []) if w.get("state") == "ALIVE"}
 
 
-class SparkStandalone(Service):
+class SparkStandalone(TarballService):
     """Spark's standalone cluster manager: a master (several with recovery) and workers."""
 
     name: ClassVar[str] = "spark"
     roles: ClassVar[tuple[Role, ...]] = (Role.SPARK_MASTER, Role.SPARK_WORKER)
     client_roles: ClassVar[tuple[Role, ...]] = (Role.SPARK_MASTER,)
-    installed_links: ClassVar[dict[str, str]] = {"spark": SPARK_LINK}
     settings_key: ClassVar[str] = "spark"
+    link: ClassVar[str] = SPARK_LINK
+    release_keys: ClassVar[tuple[str, ...]] = ("version", "hadoop")
+    artifact_hint: ClassVar[str] = "--spark-version / spark.version, spark.url or --spark-tarball"
+    label: ClassVar[str] = "Spark"
     runs_jobs: ClassVar[bool] = True
     web_ui_port: ClassVar[int | None] = MASTER_UI_PORT
 
@@ -184,25 +189,15 @@ class SparkStandalone(Service):
     def settings(self) -> SparkSpec:
         return self.spec.spark
 
-    @classmethod
-    def carry_over(cls, launched: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
-        """The same release keeps the tarball it was installed from (a file that only changes
-        ``conf`` does not mean "download it now"); another release drops the old source."""
-        source = ("url", "tarball", "sha512")
-        same_release = all(wanted.get(k) == launched.get(k) for k in ("version", "hadoop"))
-        if same_release and not (wanted.get("url") or wanted.get("tarball")):
-            return {**wanted, **{k: launched.get(k) for k in source}}
-        if not same_release and all(wanted.get(k) == launched.get(k) for k in source):
-            return {**wanted, **dict.fromkeys(source)}
-        return wanted
+    @property
+    def software(self) -> SparkSpec:
+        return self.spec.spark
 
-    def artifacts(self) -> list[ArtifactSource]:
-        spark = self.settings
-        hint = "--spark-version / spark.version, spark.url or --spark-tarball"
-        if spark.tarball is not None:
-            return [ArtifactSource("spark", path=spark.tarball, sha512=spark.sha512, hint=hint)]
-        url = spark.url or default_url(spark.version, spark.hadoop)
-        return [ArtifactSource("spark", url=url, sha512=spark.sha512, hint=hint)]
+    def default_url(self) -> str:
+        return default_url(self.settings.version, self.settings.hadoop)
+
+    def install_hosts(self, dep: Deployment) -> list[Host]:
+        return self.spark_hosts(dep)
 
     def secrets(self) -> tuple[str, ...]:
         return ("spark",)
@@ -227,17 +222,17 @@ class SparkStandalone(Service):
             Port(*blocks, "spark block managers (executors and drivers)"),
         ]
 
-    def install_dir(self, sha512: str) -> str:
-        """One directory per tarball content, so a changed tarball is a new install."""
-        return f"{INSTALL_ROOT}/spark-{self.settings.version}-{sha512[:12]}"
-
     @property
     def ha(self) -> bool:
         """Several masters: one leads, the others stand by, elected through ZooKeeper."""
         return self.spec.count(Role.SPARK_MASTER) > 1
 
+    @property
+    def on_hdfs(self) -> bool:
+        return self.spec.count(Role.HDFS_NAMENODE) > 0
+
     def depends_on(self) -> tuple[str, ...]:
-        return ("zookeeper",) if self.ha else ()
+        return ("zookeeper",) * self.ha + ("hdfs",) * self.on_hdfs
 
     def master_hosts(self, dep: Deployment) -> list[Host]:
         """Masters that run a Master daemon: all of them with ZooKeeper recovery, else the
@@ -256,26 +251,6 @@ class SparkStandalone(Service):
 
     def spark_hosts(self, dep: Deployment) -> list[Host]:
         return [h for h in dep.hosts if h.has(Role.SPARK_MASTER) or h.has(Role.SPARK_WORKER)]
-
-    # ---- install -------------------------------------------------------------------------
-
-    async def install(self, dep: Deployment) -> None:
-        artifact = dep.artifact("spark")
-        target = self.install_dir(artifact.sha512)
-        wanted = target.rsplit("/", 1)[1]
-        missing = [h for h in self.spark_hosts(dep) if dep.facts[h.name]["spark"] != wanted]
-        if not missing:
-            return
-        with Phase(dep.report, "install", total=len(missing), text="install Spark") as phase:
-            await install_tarball(
-                dep,
-                artifact,
-                missing,
-                target,
-                SPARK_LINK,
-                owned=["conf"],
-                on_done=lambda h: phase.advance(h.name),
-            )
 
     # ---- configure -----------------------------------------------------------------------
 
@@ -296,7 +271,15 @@ class SparkStandalone(Service):
             # a job's own output, not hundreds of INFO lines, is what submit streams back;
             # the daemons' logs keep their INFO level (this setting acts on drivers only)
             "spark.log.level": "WARN",
+            # a worker being removed lets its executors finish their tasks and hand their
+            # blocks (cached and shuffle) to others before it goes (remove-workers)
+            "spark.decommission.enabled": "true",
+            "spark.storage.decommission.enabled": "true",
+            "spark.storage.decommission.shuffleBlocks.enabled": "true",
+            "spark.storage.decommission.rddBlocks.enabled": "true",
         }
+        if self.on_hdfs:  # hdfs:///path in a job means this cluster's HDFS
+            conf["spark.hadoop.fs.defaultFS"] = dep.outputs["hdfs.default_fs"]
         driver = resources_for(first_master.vcpus, first_master.ram_mb)
         if driver.small:
             conf["spark.driver.memory"] = f"{MIN_EXECUTOR_MB}m"
@@ -372,7 +355,7 @@ class SparkStandalone(Service):
 
     async def configure(self, dep: Deployment) -> set[str]:
         changed: set[str] = set()
-        hosts = self.spark_hosts(dep)
+        hosts = dep.acting(self.spark_hosts(dep))
         with Phase(dep.report, "configure", total=len(hosts), text="configure Spark") as phase:
 
             async def one(host: Host) -> None:
@@ -404,8 +387,8 @@ class SparkStandalone(Service):
         return result.stdout.strip()
 
     async def start(self, dep: Deployment, changed: set[str]) -> None:
-        masters = self.master_hosts(dep)
-        workers = dep.with_role(Role.SPARK_WORKER)
+        masters = dep.acting(self.master_hosts(dep))
+        workers = dep.acting(dep.with_role(Role.SPARK_WORKER))
         with Phase(
             dep.report, "start", total=len(masters) + len(workers), text="start Spark"
         ) as phase:

@@ -16,20 +16,18 @@ import asyncio
 import shlex
 import time
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from sparkstack.cluster import Role
 from sparkstack.errors import NodeError, ServiceError
 from sparkstack.events import Phase
 from sparkstack.nodes.files import FileSpec
 from sparkstack.nodes.runner import each
-from sparkstack.services.artifacts import ArtifactSource
-from sparkstack.services.base import Deployment, Host, Port, Service, ServiceStatus, template
-from sparkstack.services.staging import install_tarball
+from sparkstack.services.base import Deployment, Host, Port, ServiceStatus, template
+from sparkstack.services.tarball import TarballService
 from sparkstack.spec import ZooKeeperSpec
 
 ZK_LINK = "/opt/zookeeper"
-INSTALL_ROOT = "/opt/sparkstack"
 DATA_DIR = "/var/lib/zookeeper"
 LOG_DIR = "/var/log/zookeeper"
 CLIENT_PORT = 2181
@@ -73,34 +71,31 @@ def parse_mode(srvr: str) -> str | None:
     return None
 
 
-class ZooKeeper(Service):
+class ZooKeeper(TarballService):
     """A static ZooKeeper ensemble on the nodes of role ``zookeeper``."""
 
     name: ClassVar[str] = "zookeeper"
     roles: ClassVar[tuple[Role, ...]] = (Role.ZOOKEEPER,)
     settings_key: ClassVar[str] = "zookeeper"
-    installed_links: ClassVar[dict[str, str]] = {"zookeeper": ZK_LINK}
+    link: ClassVar[str] = ZK_LINK
+    artifact_hint: ClassVar[str] = (
+        "--zookeeper-version / zookeeper.version, zookeeper.url or --zookeeper-tarball"
+    )
+    label: ClassVar[str] = "ZooKeeper"
 
     @property
     def settings(self) -> ZooKeeperSpec:
         return self.spec.zookeeper
 
-    def artifacts(self) -> list[ArtifactSource]:
-        zk = self.settings
-        hint = "--zookeeper-version / zookeeper.version, zookeeper.url or --zookeeper-tarball"
-        if zk.tarball is not None:
-            return [ArtifactSource("zookeeper", path=zk.tarball, sha512=zk.sha512, hint=hint)]
-        url = zk.url or default_url(zk.version)
-        return [ArtifactSource("zookeeper", url=url, sha512=zk.sha512, hint=hint)]
+    @property
+    def software(self) -> ZooKeeperSpec:
+        return self.spec.zookeeper
 
-    @classmethod
-    def carry_over(cls, launched: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
-        """As Spark's: the same release keeps the tarball it was installed from."""
-        source = ("url", "tarball", "sha512")
-        same_release = wanted.get("version") == launched.get("version")
-        if same_release and not (wanted.get("url") or wanted.get("tarball")):
-            return {**wanted, **{k: launched.get(k) for k in source}}
-        return wanted
+    def default_url(self) -> str:
+        return default_url(self.settings.version)
+
+    def install_hosts(self, dep: Deployment) -> list[Host]:
+        return dep.with_role(Role.ZOOKEEPER)
 
     def ports(self) -> list[Port]:
         return [
@@ -109,24 +104,7 @@ class ZooKeeper(Service):
             Port(ELECTION_PORT, ELECTION_PORT, "zookeeper leader election", Role.ZOOKEEPER),
         ]
 
-    def install_dir(self, sha512: str) -> str:
-        return f"{INSTALL_ROOT}/zookeeper-{self.settings.version}-{sha512[:12]}"
-
-    # ---- install and configure ----------------------------------------------------------
-
-    async def install(self, dep: Deployment) -> None:
-        artifact = dep.artifact("zookeeper")
-        target = self.install_dir(artifact.sha512)
-        wanted = target.rsplit("/", 1)[1]
-        peers = dep.with_role(Role.ZOOKEEPER)
-        missing = [h for h in peers if dep.facts[h.name]["zookeeper"] != wanted]
-        if not missing:
-            return
-        with Phase(dep.report, "install", total=len(missing), text="install ZooKeeper") as phase:
-            await install_tarball(
-                dep, artifact, missing, target, ZK_LINK, owned=["conf"],
-                on_done=lambda h: phase.advance(h.name),
-            )  # fmt: skip
+    # ---- configure ----------------------------------------------------------------------
 
     def render(self, dep: Deployment, host: Host) -> dict[str, FileSpec]:
         """zoo.cfg, myid and the control script of one peer."""
@@ -160,15 +138,18 @@ class ZooKeeper(Service):
             f"{DATA_DIR}/zookeeper-ctl.sh": FileSpec(ctl, 0o755, user),
         }
         if facts.systemd:
-            unit = template("zookeeper.service.j2").render(
-                user=user, group=facts["group"], ctl=f"{DATA_DIR}/zookeeper-ctl.sh"
+            unit = template("daemon.service.j2").render(
+                description="Apache ZooKeeper peer",
+                user=user,
+                group=facts["group"],
+                ctl=f"{DATA_DIR}/zookeeper-ctl.sh",
             )
             files["/etc/systemd/system/sparkstack-zookeeper.service"] = FileSpec(unit, 0o644)
         return files
 
     async def configure(self, dep: Deployment) -> set[str]:
         changed: set[str] = set()
-        peers = dep.with_role(Role.ZOOKEEPER)
+        peers = dep.acting(dep.with_role(Role.ZOOKEEPER))
         with Phase(dep.report, "configure", total=len(peers), text="configure ZooKeeper") as phase:
 
             async def one(host: Host) -> None:
@@ -193,7 +174,7 @@ class ZooKeeper(Service):
         return result.stdout.strip()
 
     async def start(self, dep: Deployment, changed: set[str]) -> None:
-        peers = dep.with_role(Role.ZOOKEEPER)
+        peers = dep.acting(dep.with_role(Role.ZOOKEEPER))
         with Phase(dep.report, "start", total=len(peers), text="start ZooKeeper") as phase:
 
             async def one(host: Host) -> None:
