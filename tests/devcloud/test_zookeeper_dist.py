@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from sparkstack import paths
-from sparkstack.devcloud import zookeeper_dist
+from sparkstack.devcloud import maven, zookeeper_dist
 from sparkstack.devcloud.zookeeper_dist import (
     DEFAULT_VERSION,
     ZookeeperDist,
@@ -59,7 +59,7 @@ def test_cached_build_does_not_download(
     def no_network(*args: object, **kwargs: object) -> None:
         raise AssertionError("the cached build went to the network")
 
-    monkeypatch.setattr(zookeeper_dist.urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(maven.urllib.request, "urlopen", no_network)
     mtime = dist.tarball.stat().st_mtime_ns
     start = time.monotonic()
     again = build_zookeeper_dist(cache=_BUILD_CACHE)
@@ -77,7 +77,7 @@ def test_jars_from_the_cache_are_not_downloaded_again(
     def no_network(*args: object, **kwargs: object) -> None:
         raise AssertionError("a cached jar was downloaded again")
 
-    monkeypatch.setattr(zookeeper_dist.urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(maven.urllib.request, "urlopen", no_network)
     rebuilt = build_zookeeper_dist(cache=tmp_path)
     assert rebuilt.tarball.name == dist.tarball.name
     with tarfile.open(rebuilt.tarball) as new, tarfile.open(dist.tarball) as old:

@@ -8,7 +8,8 @@ them (each checked against the ``.sha1`` Maven Central publishes beside it) and 
 the layout of Apache's binary tarball (``lib/*.jar``, ``conf/zoo_sample.cfg``), so the product
 deploys it as it deploys Apache's tarball. Only what the server
 (``org.apache.zookeeper.server.quorum.QuorumPeerMain``) needs is included: no ``bin/`` scripts,
-no TLS natives, no admin server (Jetty). The result is NOT an Apache release.
+no TLS natives, no admin server (Jetty). The result is NOT an Apache release. The download of
+the jars and the packing are ``sparkstack.devcloud.maven``'s, shared with ``hadoop_dist``.
 
 Layout of the cache (the dist part mirrors https://archive.apache.org/dist/zookeeper/ so that
 serving ``dist_root()`` over HTTP gives Apache-shaped URLs)::
@@ -19,29 +20,26 @@ serving ``dist_root()`` over HTTP gives Apache-shaped URLs)::
 
 from __future__ import annotations
 
-import hashlib
-import re
 import shutil
 import sys
-import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from sparkstack import paths
+from sparkstack.devcloud.maven import (
+    BuiltTarball,
+    MavenJar,
+    build_lock,
+    cached_sha512,
+    fetch_jars,
+    pack,
+)
 from sparkstack.errors import DevcloudError
-from sparkstack.services.artifacts import sha512_file
 
 #: The ZooKeeper this runtime was resolved for. Maven Central lists 3.9.6 too, but without its
 #: parent POM (parent-3.9.6.pom: 404), so its dependency versions cannot be resolved there.
 DEFAULT_VERSION = "3.9.5"
-
-MAVEN_CENTRAL = "https://repo1.maven.org/maven2"
-
-#: Seconds for connecting and for each read of a download.
-TIMEOUT = 60
 
 _NETTY = "4.1.130.Final"
 
@@ -108,45 +106,10 @@ Jars:
 {jars}
 """
 
-_SHA1 = re.compile(r"^[0-9a-f]{40}$")
-
 
 @dataclass(frozen=True)
-class MavenJar:
-    """One jar on Maven Central."""
-
-    group: str
-    artifact: str
-    version: str
-
-    @classmethod
-    def parse(cls, coordinate: str) -> MavenJar:
-        group, artifact, version = coordinate.split(":")
-        return cls(group, artifact, version)
-
-    @property
-    def filename(self) -> str:
-        return f"{self.artifact}-{self.version}.jar"
-
-    @property
-    def path(self) -> str:
-        """Path below a Maven repository's root."""
-        return f"{self.group.replace('.', '/')}/{self.artifact}/{self.version}/{self.filename}"
-
-    def __str__(self) -> str:
-        return f"{self.group}:{self.artifact}:{self.version}"
-
-
-@dataclass(frozen=True)
-class ZookeeperDist:
-    """A built tarball and its SHA-512 (hex)."""
-
-    tarball: Path
-    sha512: str
-
-    @property
-    def sha512_file(self) -> Path:
-        return self.tarball.with_name(self.tarball.name + ".sha512")
+class ZookeeperDist(BuiltTarball):
+    """The built ZooKeeper tarball and its SHA-512 (hex)."""
 
 
 def runtime_jars(version: str = DEFAULT_VERSION) -> list[MavenJar]:
@@ -174,94 +137,16 @@ def build_zookeeper_dist(
     """Return the cached tarball for ``version``, building it from Maven Central when missing."""
     cache = cache or paths.cache_dir()
     tarball = dist_root(cache) / f"zookeeper-{version}" / tarball_name(version)
-    dist = ZookeeperDist(tarball, "")
-    if tarball.exists() and dist.sha512_file.exists():
-        return ZookeeperDist(tarball, dist.sha512_file.read_text().split()[0])
-    jars = runtime_jars(version)
-    files = [fetch_jar(jar, cache / "maven") for jar in jars]
-    tarball.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=tarball.parent, prefix=".build-") as work:
-        root = _assemble(files, jars, Path(work), version)
-        part = tarball.with_name(tarball.name + ".part")
-        # Level 1: the jars inside are zip files already, a higher level buys little and costs CPU.
-        with tarfile.open(part, "w:gz", compresslevel=1) as out:
-            out.add(root, arcname=root.name, filter=_root_owned)
-        part.rename(tarball)
-    digest = sha512_file(tarball)
-    sidecar = dist.sha512_file.with_name(dist.sha512_file.name + ".part")
-    sidecar.write_text(f"{digest}  {tarball.name}\n")
-    sidecar.rename(dist.sha512_file)
-    return ZookeeperDist(tarball, digest)
-
-
-def fetch_jar(jar: MavenJar, repo: Path) -> Path:
-    """The jar in the local Maven-layout cache ``repo``, downloaded and SHA-1 checked if missing.
-
-    A cached jar is checked again against the ``.sha1`` saved beside it (a truncated or altered
-    file is fetched anew).
-    """
-    dest = repo / jar.path
-    sidecar = dest.with_name(dest.name + ".sha1")
-    if dest.exists() and sidecar.exists() and _sha1_file(dest) == sidecar.read_text().strip():
-        return dest
-    url = f"{MAVEN_CENTRAL}/{jar.path}"
-    expected = _parse_sha1(_get(f"{url}.sha1", jar).decode("ascii", "replace"), jar)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    try:
-        _download(url, part, jar)
-        actual = _sha1_file(part)
-        if actual != expected:
-            raise DevcloudError(
-                f"jar {jar} from {url} has SHA-1 {actual}, Maven Central publishes {expected}"
-            )
-        part.rename(dest)
-    finally:
-        part.unlink(missing_ok=True)
-    sidecar.write_text(f"{expected}\n")
-    return dest
-
-
-def _get(url: str, jar: MavenJar) -> bytes:
-    try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
-            data: bytes = response.read()
-            return data
-    except (urllib.error.URLError, OSError) as exc:
-        raise DevcloudError(f"could not download {url} (jar {jar}): {_reason(exc)}") from exc
-
-
-def _download(url: str, dest: Path, jar: MavenJar) -> None:
-    try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT) as response, dest.open("wb") as out:
-            shutil.copyfileobj(response, out, 1 << 20)
-    except (urllib.error.URLError, OSError) as exc:
-        raise DevcloudError(f"could not download {url} (jar {jar}): {_reason(exc)}") from exc
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, urllib.error.HTTPError):
-        return f"HTTP {exc.code} {exc.reason}"
-    if isinstance(exc, urllib.error.URLError):
-        return str(exc.reason)
-    return str(exc) or type(exc).__name__
-
-
-def _parse_sha1(text: str, jar: MavenJar) -> str:
-    """Maven Central's ``.sha1``: the hex digest, sometimes followed by a file name."""
-    words = text.split()
-    candidate = words[0].lower() if words else ""
-    if not _SHA1.match(candidate):
-        raise DevcloudError(f"Maven Central's .sha1 of jar {jar} is not a SHA-1: {text[:80]!r}")
-    return candidate
-
-
-def _sha1_file(path: Path) -> str:
-    digest = hashlib.sha1()  # Maven Central's checksum: integrity, not security
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+    if (digest := cached_sha512(tarball)) is not None:
+        return ZookeeperDist(tarball, digest)
+    with build_lock(tarball.parent):
+        if (digest := cached_sha512(tarball)) is not None:  # built while we waited
+            return ZookeeperDist(tarball, digest)
+        jars = runtime_jars(version)
+        files = fetch_jars(jars, cache / "maven")
+        with tempfile.TemporaryDirectory(dir=tarball.parent, prefix=".build-") as work:
+            built = pack(_assemble(files, jars, Path(work), version), tarball)
+    return ZookeeperDist(built.tarball, built.sha512)
 
 
 def _assemble(files: list[Path], jars: list[MavenJar], work: Path, version: str) -> Path:
@@ -275,13 +160,6 @@ def _assemble(files: list[Path], jars: list[MavenJar], work: Path, version: str)
     listing = "\n".join(f"  {jar}" for jar in jars)
     (dest / "README_sparkstack.txt").write_text(_README.format(version=version, jars=listing))
     return dest
-
-
-def _root_owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
-    info.uid = info.gid = 0
-    info.uname = info.gname = "root"
-    info.mode = 0o755 if info.isdir() else 0o644
-    return info
 
 
 def main() -> None:
