@@ -7,7 +7,7 @@ a poll (connection reset, 5xx) are retried with tenacity before they count as er
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from keystoneauth1 import exceptions as ka_exc
@@ -50,6 +50,60 @@ def fault_text(server: Any) -> str:
     return message or "nova gave no fault message; see `openstack server show` for details"
 
 
+def raise_on_error(servers: list[Any]) -> None:
+    """Raise, naming the first of ``servers`` in ERROR with nova's fault, if any is."""
+    failed = [s for s in servers if s.status == "ERROR"]
+    if not failed:
+        return
+    first = min(failed, key=lambda s: s.name)
+    fault = fault_text(first)
+    more = f" (and {len(failed) - 1} more in ERROR)" if len(failed) > 1 else ""
+    if "quota" in fault.lower():  # nova's recheck once another request took the room
+        raise QuotaError(
+            f"server {first.name} went to ERROR: {fault}{more}; free resources or ask "
+            "for a larger quota"
+        )
+    raise ServerFaultError(f"server {first.name} went to ERROR: {fault}{more}")
+
+
+def wait_for_status(
+    cloud: Cloud,
+    cluster: str,
+    names: set[str],
+    wanted: Collection[str],
+    timeout: float,
+    on_progress: Callable[[int, list[Any]], None],
+    *,
+    label: str = "ACTIVE",
+    hint: str = "raise --timeout or check the cloud's compute service",
+) -> list[Any]:
+    """Poll until the servers ``names`` of the cluster all have a status of ``wanted``
+    (``label`` in messages); return them.
+
+    Raises on the first of them in ERROR, or at ``timeout`` naming those still waiting.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        with translate_errors("waiting for the servers"):
+            servers = [s for s in list_cluster_servers(cloud, cluster) if s.name in names]
+        raise_on_error(servers)
+        done = sum(1 for s in servers if s.status in wanted)
+        on_progress(done, servers)
+        if done >= len(names):
+            return servers
+        if time.monotonic() >= deadline:
+            waiting = sorted(f"{s.name} ({s.status})" for s in servers if s.status not in wanted)
+            missing = len(names) - len(servers)
+            detail = ", ".join(waiting[:5]) + (
+                f" and {missing} never listed" if missing > 0 else ""
+            )
+            raise CloudTimeoutError(
+                f"{done} of {len(names)} servers {label} after {timeout:.0f}s; still waiting "
+                f"for {detail}; {hint}"
+            )
+        time.sleep(POLL_SECONDS)
+
+
 def wait_for_active(
     cloud: Cloud,
     cluster: str,
@@ -61,36 +115,7 @@ def wait_for_active(
 
     Raises on the first of them in ERROR, or at ``timeout`` naming those still waiting.
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        with translate_errors("waiting for the servers"):
-            servers = [s for s in list_cluster_servers(cloud, cluster) if s.name in names]
-        failed = [s for s in servers if s.status == "ERROR"]
-        if failed:
-            first = min(failed, key=lambda s: s.name)
-            fault = fault_text(first)
-            more = f" (and {len(failed) - 1} more in ERROR)" if len(failed) > 1 else ""
-            if "quota" in fault.lower():  # nova's recheck once another request took the room
-                raise QuotaError(
-                    f"server {first.name} went to ERROR: {fault}{more}; free resources or ask "
-                    "for a larger quota"
-                )
-            raise ServerFaultError(f"server {first.name} went to ERROR: {fault}{more}")
-        active = sum(1 for s in servers if s.status == "ACTIVE")
-        on_progress(active, servers)
-        if active >= len(names):
-            return servers
-        if time.monotonic() >= deadline:
-            waiting = sorted(f"{s.name} ({s.status})" for s in servers if s.status != "ACTIVE")
-            missing = len(names) - len(servers)
-            detail = ", ".join(waiting[:5]) + (
-                f" and {missing} never listed" if missing > 0 else ""
-            )
-            raise CloudTimeoutError(
-                f"{active} of {len(names)} servers ACTIVE after {timeout:.0f}s; still waiting "
-                f"for {detail}; raise --timeout or check the cloud's compute service"
-            )
-        time.sleep(POLL_SECONDS)
+    return wait_for_status(cloud, cluster, names, {"ACTIVE"}, timeout, on_progress)
 
 
 def wait_for_gone(cloud: Cloud, cluster: str, timeout: float) -> None:
