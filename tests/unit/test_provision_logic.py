@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from sparkstack import keys, paths
+from sparkstack.api.access import hosts_of
 from sparkstack.api.lifecycle import cluster_state, group_requests
 from sparkstack.cloud import naming
 from sparkstack.cloud.connection import cloud_identity
@@ -16,7 +17,7 @@ from sparkstack.cloud.preflight import Flavor, Need, Plan, quota_needs, suggest
 from sparkstack.cloud.security import PortRange, ingress_rules, rule_count
 from sparkstack.cloud.servers import BootOptions, server_request
 from sparkstack.cluster import Cluster, Node, Role
-from sparkstack.errors import SpecError, UsageError
+from sparkstack.errors import NodeError, SpecError, UsageError
 from sparkstack.services.pipeline import services_for
 from sparkstack.spec import load_spec
 
@@ -231,3 +232,20 @@ def test_cluster_state_and_lost_nodes() -> None:
     assert cluster_state(cluster(_node("ERROR"), _node("ACTIVE"))) == "error"
     assert cluster_state(cluster()) == "empty"
     assert cluster().lost() == ["c-master-1", "c-worker-1", "c-worker-2"]
+
+
+def test_a_cluster_whose_nodes_are_all_shut_off_or_shelved_is_stopped() -> None:
+    expected = {"master": (1,), "worker": (1,)}
+
+    def cluster(master: str, worker: str) -> Cluster:
+        nodes = (_node(master, "master"), _node(worker))
+        return Cluster("c", "cloud", "id", "ubuntu", nodes, expected, "ready")
+
+    assert cluster_state(cluster("SHUTOFF", "SHUTOFF")) == "stopped"
+    assert cluster_state(cluster("SHELVED", "SHELVED_OFFLOADED")) == "stopped"
+    assert cluster_state(cluster("SHUTOFF", "SHELVED")) == "stopped"
+    assert cluster_state(cluster("ACTIVE", "SHUTOFF")) == "degraded"  # half stopped
+    assert cluster_state(cluster("SHUTOFF", "ERROR")) == "error"
+    # the verbs that need running nodes say what to do, in one line
+    with pytest.raises(NodeError, match=r"^cluster c is stopped; run `sparkstack start c`$"):
+        hosts_of(cluster("SHUTOFF", "SHELVED"))

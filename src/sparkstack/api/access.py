@@ -16,6 +16,7 @@ from sparkstack import keys, paths, validation
 from sparkstack.cloud import naming
 from sparkstack.cloud.connection import Cloud
 from sparkstack.cloud.console import wait_for_host_keys
+from sparkstack.cloud.power import STOPPED
 from sparkstack.cluster import Cluster, Node, Role
 from sparkstack.errors import NodeError
 from sparkstack.nodes.connection import SSHAccess, Target
@@ -33,6 +34,8 @@ def hosts_of(cluster: Cluster) -> list[Host]:
             f"{validation.shown(cluster.ssh_user)} ({exc}); it cannot be used"
         ) from None
     nodes = [n for n in cluster.nodes if n.fixed_ip and n.status == "ACTIVE"]
+    if cluster.nodes and {n.status for n in cluster.nodes} <= STOPPED:
+        raise NodeError(f"cluster {cluster.name} is stopped; run `sparkstack start {cluster.name}`")
     if not nodes:
         raise NodeError(f"cluster {cluster.name} has no running node with an address")
     floating = [n for n in nodes if n.floating_ip]

@@ -80,8 +80,12 @@ def describe(
     """The cluster ``name``: nodes and lost nodes from the cloud; unless ``with_services`` is
     off, its manifest and services from its nodes."""
     session, cluster = open_cluster(name, cloud)
+    state = cluster_state(cluster)
     if not with_services:
-        return ClusterReport(cluster, cluster_state(cluster), cluster.lost())
+        return ClusterReport(cluster, state, cluster.lost())
+    if state == "stopped":  # nothing runs: no SSH to wait for
+        why = f"the cluster is stopped: `sparkstack start {name}`"
+        return ClusterReport(cluster, state, cluster.lost(), unreachable=why)
     try:
         access = ssh_access(
             session, cluster, trust_first=trust_first_host_key, ready_timeout=DESCRIBE_SSH_TIMEOUT

@@ -34,6 +34,7 @@ from sparkstack.cloud import naming
 from sparkstack.cloud.connection import Cloud, connect
 from sparkstack.cloud.inventory import read_all
 from sparkstack.cloud.layout import GroupRequest
+from sparkstack.cloud.power import STOPPED
 from sparkstack.cloud.preflight import Plan, run_preflight
 from sparkstack.cloud.provision import KeyChoice, provision
 from sparkstack.cloud.security import ANYWHERE, PortRange, open_ssh_to, rule_count, set_launch_state
@@ -304,10 +305,12 @@ def configure(
     overrides: dict[str, Any] | None = None,
     ssh_cidr: str | None = None,
     trust_first_host_key: bool = False,
+    health_timeout: float = 300.0,
     report: Reporter = silent,
 ) -> DeployReport:
     """Re-apply what the cluster runs (its manifest), changed by ``file`` or ``overrides``
-    when given; restarts only what changed (nothing, when nothing did)."""
+    when given; restarts only what changed (nothing, when nothing did) and starts stopped
+    daemons; waits up to ``health_timeout`` seconds for the services to be healthy."""
     check_cluster_name(name)
     if file is not None or overrides:
         load_spec(file, {"name": name, **(overrides or {})})  # every check before the network
@@ -324,7 +327,11 @@ def configure(
     try:
         done = _sync.run(
             deploy_on(
-                cluster, access, lambda old: _configure_plan(old, file, flags, report), report
+                cluster,
+                access,
+                lambda old: _configure_plan(old, file, flags, report),
+                report,
+                health_timeout=health_timeout,
             )
         )
     except KeyboardInterrupt:
@@ -369,7 +376,7 @@ def destroy(name: str, cloud: str | None = None, report: Reporter = silent) -> d
 
 def cluster_state(cluster: Cluster) -> str:
     """One word for a cluster: active, building, error, degraded (nodes missing or down),
-    launching (a launch not finished) or empty."""
+    launching (a launch not finished), stopped (every node SHUTOFF or SHELVED) or empty."""
     statuses = {node.status for node in cluster.nodes}
     if not cluster.nodes:
         return "empty"
@@ -379,6 +386,8 @@ def cluster_state(cluster: Cluster) -> str:
         return "building"
     if cluster.launch_state == naming.LaunchState.LAUNCHING.value:
         return "launching"
+    if statuses <= STOPPED:
+        return "stopped"
     if statuses != {"ACTIVE"} or cluster.lost():
         return "degraded"
     return "active"
