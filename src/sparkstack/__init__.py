@@ -27,6 +27,7 @@ from sparkstack.api.lifecycle import (
     launch,
     list_clusters,
 )
+from sparkstack.api.power import StartReport, StopReport, start, stop
 from sparkstack.api.shell import Selection, copy_file, run_command
 from sparkstack.cluster import Cluster, Node, Role
 from sparkstack.errors import (
@@ -83,6 +84,8 @@ __all__ = [
     "SparkStatus",
     "SparkstackError",
     "SpecError",
+    "StartReport",
+    "StopReport",
     "UsageError",
     "__version__",
     "cleanup_leftovers",
@@ -96,5 +99,7 @@ __all__ = [
     "load_spec",
     "remove_leftovers",
     "run_command",
+    "start",
+    "stop",
     "submit",
 ]
