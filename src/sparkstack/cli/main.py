@@ -65,11 +65,12 @@ def _root(
 
 def _register_commands() -> None:
     """Attach every command group; each module adds its own commands to ``app``."""
-    from sparkstack.cli import clusters, devcloud, nodes
+    from sparkstack.cli import clusters, devcloud, nodes, power
 
     app.add_typer(devcloud.app, name="devcloud")
     clusters.register(app)
     nodes.register(app)
+    power.register(app)
 
 
 def main() -> None:
