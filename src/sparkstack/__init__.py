@@ -28,6 +28,7 @@ from sparkstack.api.lifecycle import (
     list_clusters,
 )
 from sparkstack.api.power import StartReport, StopReport, start, stop
+from sparkstack.api.resize import ResizeReport, add_workers, remove_workers
 from sparkstack.api.shell import Selection, copy_file, run_command
 from sparkstack.cluster import Cluster, Node, Role
 from sparkstack.errors import (
@@ -74,6 +75,7 @@ __all__ = [
     "PreflightError",
     "QuotaError",
     "Reporter",
+    "ResizeReport",
     "Result",
     "Role",
     "Selection",
@@ -88,6 +90,7 @@ __all__ = [
     "StopReport",
     "UsageError",
     "__version__",
+    "add_workers",
     "cleanup_leftovers",
     "cluster_state",
     "configure",
@@ -98,6 +101,7 @@ __all__ = [
     "list_clusters",
     "load_spec",
     "remove_leftovers",
+    "remove_workers",
     "run_command",
     "start",
     "stop",

@@ -95,6 +95,19 @@ class Manifest(BaseModel):
             }
         )
 
+    def with_counts(self, counts: dict[str, int]) -> Manifest:
+        """This manifest with the groups of ``counts`` holding that many nodes now."""
+        groups = {
+            name: {**group, "count": counts.get(name, group["count"])}
+            for name, group in self.spec["groups"].items()
+        }
+        return self.model_copy(
+            update={
+                "spec": {**self.spec, "groups": groups},
+                "updated": datetime.now(UTC).replace(microsecond=0),
+            }
+        )
+
 
 def differences(before: Any, after: Any, prefix: str = "") -> list[str]:
     """``path: old -> new`` for every leaf that differs between two JSON-like values."""

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from sparkstack.errors import UsageError
 
 CLUSTER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+#: ``<cluster>-<group>-<index>``.
+SERVER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}-[a-z][a-z0-9-]{0,15}-[0-9]{1,6}$")
 GROUP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 #: POSIX portable user names, as useradd accepts them (no leading '-', at most 32).
 POSIX_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")

@@ -23,7 +23,7 @@ from sparkstack.nodes.connection import SSHAccess
 from sparkstack.nodes.runner import Fleet, each
 from sparkstack.paths import cache_dir
 from sparkstack.services import pipeline
-from sparkstack.services.artifacts import Artifact, resolve
+from sparkstack.services.artifacts import Artifact, ArtifactSource, recorded, resolve
 from sparkstack.services.base import Deployment, Host, Service, ServiceStatus
 from sparkstack.spec import ClusterSpec
 
@@ -72,6 +72,29 @@ def records(artifacts: dict[str, Artifact]) -> dict[str, ArtifactRecord]:
     }
 
 
+def kept_artifact(manifest: Manifest, source: ArtifactSource) -> Artifact | None:
+    """The tarball the cluster was deployed with for ``source``, as its manifest records it
+    (the first node keeps a verified copy: nothing is fetched again), if it records one."""
+    before = manifest.artifacts.get(source.name)
+    if before is None:
+        return None
+    return recorded(source.name, before.filename, before.sha512, source, cache_dir() / "downloads")
+
+
+def kept_plan(state: ClusterState) -> ServicePlan:
+    """A plan that deploys what the cluster runs, as its manifest says, with the tarballs it
+    was deployed with."""
+    spec = state.manifest.cluster_spec()
+    services = pipeline.services_for(spec)
+    artifacts = {
+        source.name: kept_artifact(state.manifest, source)
+        or resolve_artifacts([service])[source.name]
+        for service in services
+        for source in service.artifacts()
+    }
+    return ServicePlan(spec, services, artifacts, state)
+
+
 def resolve_artifacts(services: list[Service]) -> dict[str, Artifact]:
     """Every service's artifacts checked (exists, checksum known), none downloaded yet."""
     return {
@@ -117,21 +140,33 @@ async def deploy_on(
     *,
     health_timeout: float = 300.0,
     on_reached: Callable[[str | None], None] = lambda _address: None,
+    joining: frozenset[str] | None = None,
 ) -> DeployReport:
     """Reach the nodes, read the record the cluster keeps (if any), let ``plan_for`` decide
-    what to run from it, write the new record on the masters, deploy the services."""
+    what to run from it, write the new record on the masters, deploy the services.
+
+    With ``joining`` (names of new nodes), only those and the masters are reached and only
+    those are changed; the record is written once they serve."""
     started = time.monotonic()
     hosts = hosts_of(cluster)
     keepers = state_hosts(hosts)
+    reached = hosts if joining is None else [h for h in hosts if h in keepers or h.name in joining]
     async with Fleet(access) as fleet:
-        address = await reach(fleet, hosts, report)
+        address = await reach(fleet, reached, report)
         await asyncio.to_thread(on_reached, address)
         old, _why = await read_state(fleet, keepers)
         plan = await asyncio.to_thread(plan_for, old)
-        await write_state(fleet, keepers, plan.state)
-        dep = Deployment(cluster.name, hosts, fleet, report, artifacts=plan.artifacts)
+        if joining is None:
+            await write_state(fleet, keepers, plan.state)
+        dep = Deployment(
+            cluster.name, hosts, fleet, report, artifacts=plan.artifacts, scope=joining
+        )
         dep.secrets = plan.state.secrets
-        result = await pipeline.deploy(dep, plan.services, health_timeout)
+        if joining is None:
+            result = await pipeline.deploy(dep, plan.services, health_timeout)
+        else:
+            result = await pipeline.join(dep, plan.services, health_timeout)
+            await write_state(fleet, keepers, plan.state)
         return DeployReport(
             result.changed,
             result.outputs,

@@ -24,6 +24,7 @@ from sparkstack.api.deploy import (
     DeployReport,
     ServicePlan,
     deploy_on,
+    kept_artifact,
     records,
     resolve_artifacts,
     state_hosts,
@@ -44,9 +45,8 @@ from sparkstack.cluster import Cluster
 from sparkstack.errors import Interrupted, SparkstackError, UsageError
 from sparkstack.events import Phase, Reporter, silent
 from sparkstack.manifest import Manifest, differences
-from sparkstack.paths import cache_dir
 from sparkstack.services import pipeline
-from sparkstack.services.artifacts import Artifact, recorded
+from sparkstack.services.artifacts import Artifact
 from sparkstack.services.base import Service
 from sparkstack.spec import ClusterSpec, load_spec
 from sparkstack.validation import check_cluster_name, cidr, shown
@@ -179,7 +179,7 @@ def _add_note(exc: SparkstackError, note: str) -> None:
     exc.args = (f"{exc}; {note}", *exc.args[1:])
 
 
-def _record_manifest(cloud: Cloud, cluster: Cluster, manifest: Manifest) -> None:
+def record_manifest(cloud: Cloud, cluster: Cluster, manifest: Manifest) -> None:
     keepers = state_hosts(hosts_of(cluster))
     items = {naming.META_MANIFEST: manifest.digest()}
     set_metadata(cloud, [h.node.server_id for h in keepers], items)
@@ -202,7 +202,7 @@ def _deploy_new(
     done = _sync.run(
         deploy_on(cluster, access, lambda _old: launch.services, report, on_reached=narrow)
     )
-    _record_manifest(cloud, cluster, launch.services.state.manifest)
+    record_manifest(cloud, cluster, launch.services.state.manifest)
     return done
 
 
@@ -282,13 +282,8 @@ def _configure_plan(
     artifacts: dict[str, Artifact] = {}
     for service in services:
         for source in service.artifacts():
-            before = manifest.artifacts.get(source.name)
-            if before is not None and launched.get(source.name) == source:
-                artifacts[source.name] = recorded(
-                    source.name, before.filename, before.sha512, source, cache_dir() / "downloads"
-                )
-            else:
-                artifacts.update(resolve_artifacts([service]))
+            kept = kept_artifact(manifest, source) if launched.get(source.name) == source else None
+            artifacts[source.name] = kept or resolve_artifacts([service])[source.name]
     names = [name for s in services for name in s.secrets()]
     state = ClusterState(
         manifest.updated_with(new, records(artifacts), tuple(settings)) if changes else manifest,
@@ -340,7 +335,7 @@ def configure(
             f"`sparkstack configure {name}` again"
         ) from None
     if done.differences and done.manifest is not None:
-        _record_manifest(session, cluster, done.manifest)
+        record_manifest(session, cluster, done.manifest)
     return done
 
 

@@ -65,12 +65,13 @@ def _root(
 
 def _register_commands() -> None:
     """Attach every command group; each module adds its own commands to ``app``."""
-    from sparkstack.cli import clusters, devcloud, nodes, power
+    from sparkstack.cli import clusters, devcloud, nodes, power, resize
 
     app.add_typer(devcloud.app, name="devcloud")
     clusters.register(app)
     nodes.register(app)
     power.register(app)
+    resize.register(app)
 
 
 def main() -> None:

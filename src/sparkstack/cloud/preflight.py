@@ -94,8 +94,10 @@ def quota_needs(
     flavors: dict[str, Flavor],
     rules: int,
     creates_network: bool,
+    new_cluster: bool = True,
 ) -> dict[str, int]:
-    """What a launch of ``groups`` consumes, per quota resource."""
+    """What a launch of ``groups`` consumes, per quota resource (with ``new_cluster`` off:
+    what adding them to a running cluster consumes, i.e. no new groups or rules)."""
     servers = total(groups)
     floating = sum(g.count for g in groups if g.floating_ip) if spec.use_floating_ips else 0
     in_server_group = spec.server_group_policy is not ServerGroupPolicy.NONE
@@ -103,11 +105,11 @@ def quota_needs(
         "instances": servers,
         "cores": sum(g.count * flavors[g.group].vcpus for g in groups),
         "ram_mb": sum(g.count * flavors[g.group].ram_mb for g in groups),
-        "server_groups": int(in_server_group),
+        "server_groups": int(in_server_group and new_cluster),
         "server_group_members": servers if in_server_group else 0,
         "floating_ips": floating,
         "ports": servers + (1 if creates_network else 0),
-        "security_groups": 1,
+        "security_groups": int(new_cluster),
         "security_group_rules": rules,
         "networks": int(creates_network),
         "subnets": int(creates_network),
@@ -258,6 +260,51 @@ def _resolve_groups(
     return images, flavors
 
 
+def _quota_problems(
+    found: dict[str, Any], needs: dict[str, int], usage_extra: dict[str, int] | None = None
+) -> list[str]:
+    usage = {**found["compute quota"], **found["network quota"]}
+    lines = []
+    for resource, need in needs.items():
+        if resource in usage:
+            limit, used = usage[resource]
+            extra = (usage_extra or {}).get(resource, 0)
+            line = Need(resource, need, limit, used + extra).problem()
+            lines.extend([line] if line else [])
+    return lines
+
+
+def run_add_preflight(
+    cloud: Cloud, spec: ClusterSpec, groups: list[GroupRequest], members: int
+) -> Plan:
+    """Check what adding ``groups`` to the running cluster of ``spec`` needs (images, flavors,
+    quota, the floating-IP pool when they get addresses); ``members`` is how many servers the
+    cluster's server group holds already."""
+    conn = cloud.conn
+    found: dict[str, Any] = concurrently(
+        {
+            "images": lambda: list(conn.image.images()),
+            "flavors": lambda: list(conn.compute.flavors(details=True)),
+            "networks": lambda: list(conn.network.networks()),
+            "compute quota": lambda: _compute_usage(cloud),
+            "network quota": lambda: _network_usage(cloud, cloud.project_id),
+        },
+        "preflight",
+    )
+    problems: list[str] = []
+    images, flavors = _resolve_groups(spec, groups, found, problems)
+    addressed = spec.use_floating_ips and any(g.floating_ip for g in groups)
+    external_id = _pick_external(spec, found["networks"], problems) if addressed else None
+    quota_problems: list[str] = []
+    if len(flavors) == len(groups):
+        needs = quota_needs(spec, groups, flavors, 0, False, new_cluster=False)
+        quota_problems = _quota_problems(found, needs, {"server_group_members": members})
+    problems.extend(quota_problems)
+    if problems:
+        raise (QuotaPreflightError if problems == quota_problems else PreflightError)(problems)
+    return Plan(cloud.project_id, images, flavors, None, external_id, (), None)
+
+
 def run_preflight(cloud: Cloud, spec: ClusterSpec, groups: list[GroupRequest], rules: int) -> Plan:
     """Check everything the launch of ``groups`` needs; raise one error listing every problem.
 
@@ -299,11 +346,7 @@ def run_preflight(cloud: Cloud, spec: ClusterSpec, groups: list[GroupRequest], r
     quota_problems: list[str] = []
     if len(flavors) == len(groups):
         needs = quota_needs(spec, groups, flavors, rules, spec.network.create)
-        usage = {**found["compute quota"], **found["network quota"]}
-        for resource, need in needs.items():
-            if resource in usage:
-                line = Need(resource, need, *usage[resource]).problem()
-                quota_problems.extend([line] if line else [])
+        quota_problems = _quota_problems(found, needs)
     problems.extend(quota_problems)
     if problems:
         raise (QuotaPreflightError if problems == quota_problems else PreflightError)(problems)

@@ -23,7 +23,7 @@ from sparkstack.cloud.concurrency import concurrently, for_each
 from sparkstack.cloud.connection import Cloud, translate_errors
 from sparkstack.cloud.waiting import list_cluster_servers, wait_for_gone
 
-#: How long a teardown keeps looking for ports nova makes late (see _remove_left_ports).
+#: How long a teardown keeps looking for ports nova makes late (see remove_left_ports).
 SETTLE_SECONDS = 15.0
 #: The kinds removed; the counts returned by :func:`teardown` use these keys, in this order.
 KINDS = (
@@ -74,7 +74,7 @@ def _left_ports(cloud: Cloud, group_ids: set[str], gone: set[str]) -> list[Any]:
     return [p for p in candidates if not p.device_id or p.device_id not in live]
 
 
-def _remove_left_ports(
+def remove_left_ports(
     cloud: Cloud, group_ids: set[str], gone: set[str], settle: bool, action: str
 ) -> int:
     """Delete the ports the servers left. With ``settle`` (a server was deleted before it was
@@ -139,7 +139,7 @@ def teardown(
         if first["servers"]:
             wait_for_gone(cloud, cluster, timeout)
         groups = list(net.security_groups(tags=tag))
-        removed["ports"] = _remove_left_ports(
+        removed["ports"] = remove_left_ports(
             cloud,
             {g.id for g in groups},
             {s.id for s in deleted},

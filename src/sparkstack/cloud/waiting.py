@@ -118,12 +118,12 @@ def wait_for_active(
     return wait_for_status(cloud, cluster, names, {"ACTIVE"}, timeout, on_progress)
 
 
-def wait_for_gone(cloud: Cloud, cluster: str, timeout: float) -> None:
-    """Poll until no server of the cluster is listed any more."""
+def wait_for_gone(cloud: Cloud, cluster: str, timeout: float, ids: set[str] | None = None) -> None:
+    """Poll until no server of the cluster (or none of ``ids``) is listed any more."""
     deadline = time.monotonic() + timeout
     while True:
         with translate_errors("waiting for the servers to be deleted"):
-            left = list_cluster_servers(cloud, cluster)
+            left = [s for s in list_cluster_servers(cloud, cluster) if ids is None or s.id in ids]
         if not left:
             return
         if time.monotonic() >= deadline:

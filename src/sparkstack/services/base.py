@@ -215,6 +215,25 @@ class Service(ABC):
         """What later services need from this one (e.g. ``spark.master_url``)."""
         return {}
 
+    async def busy(self, dep: Deployment, hosts: list[Host]) -> set[str]:
+        """Those of ``hosts`` doing work for this service now (remove-workers takes the
+        others first); by default none."""
+        return set()
+
+    async def admit(self, dep: Deployment, joining: list[Host]) -> None:
+        """Let new nodes take part (before they are deployed); by default nothing to do."""
+        return None
+
+    async def check_leaving(self, dep: Deployment, leaving: list[Host]) -> None:
+        """Raise ServiceError, with the numbers, when ``leaving`` cannot go without a loss;
+        changes nothing. By default any node may go."""
+        return None
+
+    async def retire(self, dep: Deployment, leaving: list[Host], timeout: float) -> None:
+        """Move the service's work and data off ``leaving`` and stop its daemons there, before
+        their servers are deleted; by default nothing to move."""
+        return None
+
     @classmethod
     async def leader(cls, dep: Deployment) -> Host | None:
         """The node of ``client_roles`` that a client should go to now (submit, ui, login):

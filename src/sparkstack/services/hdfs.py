@@ -472,7 +472,102 @@ class Hdfs(TarballService):
         )
 
     def outputs(self, dep: Deployment) -> dict[str, str]:
-        return {"hdfs.default_fs": self.default_fs(dep)}
+        return {
+            "hdfs.default_fs": self.default_fs(dep),
+            # clients write files with their own replication: Spark must use the cluster's
+            "hdfs.replication": str(self.software.replication),
+        }
+
+    # ---- nodes joining and leaving --------------------------------------------------------
+
+    async def _excluded(self, dep: Deployment, add: set[str], drop: set[str]) -> bool:
+        """Change the NameNode's exclude file; True when it changed."""
+        nn = self.namenode(dep)
+        read = await dep.fleet.run(nn.target, f"cat {EXCLUDE} 2>/dev/null || true")
+        have = {line.strip() for line in read.stdout.splitlines() if line.strip()}
+        want = (have | add) - drop
+        if want == have:
+            return False
+        lines = " ".join(shlex.quote(ip) for ip in sorted(want))
+        write = f"printf '%s\\n' {lines} > {EXCLUDE}.part && mv {EXCLUDE}.part {EXCLUDE}"
+        if not want:
+            write = f": > {EXCLUDE}"
+        if not (await dep.fleet.run(nn.target, write)).ok:
+            raise ServiceError(f"{nn.name}: cannot write {EXCLUDE}")
+        await self.admin(dep, "-refreshNodes")
+        return True
+
+    async def admit(self, dep: Deployment, joining: list[Host]) -> None:
+        """A new DataNode may get the address of one removed before, which the exclude file
+        still lists: it would be decommissioned as soon as it registers."""
+        ips = {h.ip for h in joining if h.has(Role.HDFS_DATANODE)}
+        if ips:
+            await self._excluded(dep, set(), ips)
+
+    async def check_leaving(self, dep: Deployment, leaving: list[Host]) -> None:
+        """Refuse when the DataNodes that stay are fewer than the replication, or cannot hold
+        the blocks of those that leave."""
+        going = [h for h in leaving if h.has(Role.HDFS_DATANODE)]
+        if not going:
+            return
+        report = await self.report(dep)
+        if report is None:
+            raise ServiceError(
+                "the NameNode does not answer, so the DataNodes cannot be decommissioned "
+                f"safely; run `sparkstack configure {dep.cluster}` first"
+            )
+        serving = {
+            d.address.split(":")[0]: d
+            for d in report.datanodes
+            if d.live and d.admin_state == IN_SERVICE
+        }
+        staying = [h for h in dep.with_role(Role.HDFS_DATANODE) if h not in going]
+        kept = [serving[h.ip] for h in staying if h.ip in serving]
+        need = self.software.replication
+        if len(kept) < need:
+            raise ServiceError(
+                f"removing {len(going)} DataNodes would leave {len(kept)} in service, fewer "
+                f"than hdfs.replication {need}: every block needs {need} replicas on different "
+                "nodes; remove fewer, or add workers first"
+            )
+        used = sum(d.used_bytes for h in going if (d := report.at(h.ip)))
+        free = sum(d.remaining_bytes for d in kept)
+        if used > free:
+            raise ServiceError(
+                f"the leaving DataNodes hold {_size(used)}, the {len(kept)} that stay have "
+                f"{_size(free)} free; add workers first"
+            )
+
+    async def retire(self, dep: Deployment, leaving: list[Host], timeout: float) -> None:
+        """Decommission: the NameNode copies every block of the leaving DataNodes elsewhere;
+        once it calls them Decommissioned they are stopped."""
+        going = [h for h in leaving if h.has(Role.HDFS_DATANODE)]
+        if not going:
+            return
+        await self._excluded(dep, {h.ip for h in going}, set())
+        deadline = time.monotonic() + timeout
+        with Phase(
+            dep.report, "decommission", total=len(going), text="DataNodes decommission"
+        ) as phase:
+            while True:
+                report = await self.report(dep)
+                done = [
+                    h
+                    for h in going
+                    if report and (d := report.at(h.ip)) and d.admin_state == DECOMMISSIONED
+                ]
+                phase.set_progress(len(done))
+                if len(done) == len(going):
+                    break
+                if time.monotonic() > deadline:
+                    left = report.under_replicated if report else "?"
+                    raise ServiceError(
+                        f"DataNodes not decommissioned after {timeout:.0f} s "
+                        f"({len(done)}/{len(going)} done, {left} blocks still under-replicated); "
+                        "nothing was deleted: run remove-workers again to wait longer"
+                    )
+                await asyncio.sleep(1)
+        await each(going, lambda h: self.ctl(dep, h, Role.HDFS_DATANODE, "stop"))
 
     @classmethod
     async def leader(cls, dep: Deployment) -> Host | None:

@@ -119,6 +119,15 @@ async def deploy(dep: Deployment, services: list[Service], health_timeout: float
     return DeployResult(changed, dict(dep.outputs))
 
 
+async def join(dep: Deployment, services: list[Service], health_timeout: float) -> DeployResult:
+    """Bring the nodes of ``dep.scope`` into the running cluster: each service admits them,
+    then the deploy acts on them alone (the others are only read)."""
+    joining = dep.acting(dep.hosts)
+    for service in services:
+        await service.admit(dep, joining)
+    return await deploy(dep, services, health_timeout)
+
+
 async def stop(dep: Deployment, services: list[Service]) -> None:
     """Stop every service's daemons, those that others depend on last."""
     for service in reversed(services):

@@ -148,7 +148,17 @@ class SparkStatus(ServiceStatus):
 
 async def master_status(dep: Deployment, host: Host) -> dict[str, Any] | None:
     """A master's ``/json/`` page read on the master itself; None when it does not answer."""
-    url = f"http://{host.ip}:{MASTER_UI_PORT}/json/"
+    return await _json_page(dep, host, MASTER_UI_PORT)
+
+
+async def worker_status(dep: Deployment, host: Host) -> dict[str, Any] | None:
+    """A worker's own ``/json/`` page (its executors), read on it; None when it does not
+    answer. A master's word on a decommissioned worker's cores goes stale: this does not."""
+    return await _json_page(dep, host, WORKER_UI_PORT)
+
+
+async def _json_page(dep: Deployment, host: Host, port: int) -> dict[str, Any] | None:
+    url = f"http://{host.ip}:{port}/json/"
     code = (
         "import sys, urllib.request as u; "
         f"sys.stdout.write(u.urlopen({url!r}, timeout=5).read().decode())"
@@ -278,8 +288,9 @@ class SparkStandalone(TarballService):
             "spark.storage.decommission.shuffleBlocks.enabled": "true",
             "spark.storage.decommission.rddBlocks.enabled": "true",
         }
-        if self.on_hdfs:  # hdfs:///path in a job means this cluster's HDFS
+        if self.on_hdfs:  # hdfs:///path in a job means this cluster's HDFS, as it is set up
             conf["spark.hadoop.fs.defaultFS"] = dep.outputs["hdfs.default_fs"]
+            conf["spark.hadoop.dfs.replication"] = dep.outputs["hdfs.replication"]
         driver = resources_for(first_master.vcpus, first_master.ram_mb)
         if driver.small:
             conf["spark.driver.memory"] = f"{MIN_EXECUTOR_MB}m"
@@ -410,6 +421,38 @@ class SparkStandalone(TarballService):
             dep.with_role(Role.SPARK_WORKER), lambda h: self.ctl(dep, h, Role.SPARK_WORKER, "stop")
         )
         await each(self.master_hosts(dep), lambda h: self.ctl(dep, h, Role.SPARK_MASTER, "stop"))
+
+    async def busy(self, dep: Deployment, hosts: list[Host]) -> set[str]:
+        """Those of ``hosts`` whose worker runs an executor now."""
+        workers = [h for h in hosts if h.has(Role.SPARK_WORKER)]
+        pages = await each(workers, lambda h: worker_status(dep, h))
+        return {name for name, page in pages.items() if (page or {}).get("executors")}
+
+    async def retire(self, dep: Deployment, leaving: list[Host], timeout: float) -> None:
+        """Decommission the workers (their executors finish their tasks and hand over their
+        blocks), wait until none runs an executor, then stop them."""
+        workers = [h for h in leaving if h.has(Role.SPARK_WORKER)]
+        if not workers:
+            return
+        deadline = time.monotonic() + timeout
+        with Phase(
+            dep.report, "decommission", total=len(workers), text="Spark workers decommission"
+        ) as phase:
+            await each(workers, lambda h: self.ctl(dep, h, Role.SPARK_WORKER, "decommission"))
+            while True:
+                pages = await each(workers, lambda h: worker_status(dep, h))
+                waiting = [h for h in workers if (pages[h.name] or {}).get("executors")]
+                phase.set_progress(len(workers) - len(waiting))
+                if not waiting:
+                    break
+                if time.monotonic() > deadline:
+                    raise ServiceError(
+                        f"executors still run on {', '.join(h.name for h in waiting)} after "
+                        f"{timeout:.0f} s of decommission; wait for the application to end, or "
+                        "stop it, then run remove-workers again"
+                    )
+                await asyncio.sleep(1)
+        await each(workers, lambda h: self.ctl(dep, h, Role.SPARK_WORKER, "stop"))
 
     @classmethod
     async def leader(cls, dep: Deployment) -> Host | None:
