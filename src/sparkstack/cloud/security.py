@@ -130,16 +130,6 @@ def set_members(cloud: Cloud, cluster: str, nodes: dict[str, naming.GroupMembers
         cloud.conn.network.set_tags(group, [*tags, *naming.members_tags(nodes)])
 
 
-def ssh_sources(cloud: Cloud, cluster: str) -> list[str]:
-    """The CIDRs SSH is open to (not counting the members themselves)."""
-    group = cluster_group(cloud, cluster)
-    return sorted(
-        str(r["remote_ip_prefix"])
-        for r in group.security_group_rules or []
-        if r.get("port_range_min") == SSH_PORT and r.get("remote_ip_prefix")
-    )
-
-
 def open_ssh_to(cloud: Cloud, cluster: str, cidr: str) -> None:
     """Make ``cidr`` the only source SSH is open to (the rule for the new one comes first, so
     there is no moment without access)."""

@@ -64,11 +64,6 @@ def client_roles(services: Iterable[Service | type[Service]] = REGISTRY) -> set[
     return {role for s in services for role in s.client_roles}
 
 
-def settings_keys() -> tuple[str, ...]:
-    """The cluster-file sections that hold services' settings (what ``configure`` changes)."""
-    return tuple(kind.settings_key for kind in REGISTRY)
-
-
 def carry_over(launched: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
     """``wanted``'s services' settings, as each service applies them over ``launched``."""
     return {
