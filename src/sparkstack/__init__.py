@@ -52,6 +52,7 @@ from sparkstack.events import Event, Reporter
 from sparkstack.manifest import Manifest
 from sparkstack.nodes.runner import Result
 from sparkstack.services.base import ServiceStatus
+from sparkstack.services.hdfs import HdfsStatus
 from sparkstack.services.spark import SparkStatus
 from sparkstack.spec import ClusterSpec, GroupSpec, SparkSpec, load_spec
 
@@ -66,6 +67,7 @@ __all__ = [
     "DeployReport",
     "Event",
     "GroupSpec",
+    "HdfsStatus",
     "HostKeyError",
     "Interrupted",
     "Manifest",
