@@ -431,7 +431,10 @@ FLAGS: dict[str, tuple[list[str], str]] = {
         ["remove-workers", "demo", "--nodes", f"x;touch {PWNED}"],
         "not a node name",
     ),
-    "launch-hdfs-replication-zero": (["launch", "demo", "--hdfs-replication", "0"], "greater than or equal to 1"),
+    "launch-hdfs-replication-zero": (
+        ["launch", "demo", "--hdfs-replication", "0"],
+        "greater than or equal to 1",
+    ),
     "launch-wrokers": (["launch", "demo", "--wrokers", "3"], "--workers"),
     "launch-option-with-newline": (["launch", "demo", "--wro\nkers", "3"], "No such option"),
     "launch-missing-name": (["launch"], "Missing argument"),
