@@ -14,7 +14,7 @@ A service is configured over SSH only (sparkstack.nodes), whatever the cloud.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -22,10 +22,10 @@ import jinja2
 
 from sparkstack.cluster import Node, Role
 from sparkstack.errors import ServiceError
-from sparkstack.events import Reporter, silent
+from sparkstack.events import Phase, Reporter, silent
 from sparkstack.nodes.connection import Target
 from sparkstack.nodes.files import FileSpec, write_files
-from sparkstack.nodes.runner import Fleet
+from sparkstack.nodes.runner import Fleet, each
 from sparkstack.services.artifacts import Artifact, ArtifactSource
 from sparkstack.spec import ClusterSpec
 from sparkstack.templating import environment
@@ -252,6 +252,29 @@ class Service(ABC):
         """The command that runs an application on a node of ``client_roles`` (``submit``);
         only services with ``runs_jobs`` have one."""
         raise NotImplementedError(f"{cls.name} does not run jobs")
+
+
+async def write_each(
+    dep: Deployment,
+    hosts: list[Host],
+    label: str,
+    files: Callable[[Host], dict[str, FileSpec]],
+    dirs: Callable[[Host], Mapping[str, tuple[str, int]]],
+    unread: frozenset[str] = frozenset(),
+) -> set[str]:
+    """Have each host's files (written only where they differ), a progress line per host;
+    return the hosts where a file a daemon reads changed (``unread`` ones, such as a login
+    profile, restart nothing)."""
+    changed: set[str] = set()
+    with Phase(dep.report, "configure", total=len(hosts), text=f"configure {label}") as phase:
+
+        async def one(host: Host) -> None:
+            if await dep.write_files(host, files(host), dirs(host)) - unread:
+                changed.add(host.name)
+            phase.advance(f"{host.name}: {'changed' if host.name in changed else 'unchanged'}")
+
+        await each(hosts, one)
+    return changed
 
 
 def template(name: str) -> jinja2.Template:

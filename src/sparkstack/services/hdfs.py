@@ -15,6 +15,7 @@ dead and decommissioning DataNodes, capacity, under-replicated blocks), read on 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import shlex
 import time
@@ -34,6 +35,7 @@ from sparkstack.services.base import (
     Port,
     ServiceStatus,
     template,
+    write_each,
 )
 from sparkstack.services.tarball import TarballService
 from sparkstack.spec import HdfsSpec
@@ -300,24 +302,14 @@ class Hdfs(TarballService):
         return files
 
     async def configure(self, dep: Deployment) -> set[str]:
-        changed: set[str] = set()
+        def dirs(host: Host) -> dict[str, tuple[str, int]]:
+            user = dep.facts[host.name]["user"]
+            own = {STATE_DIR: 0o755, f"{STATE_DIR}/run": 0o755, LOG_DIR: 0o755}
+            return {**{p: (user, m) for p, m in own.items()}, self.software.data_dir: (user, 0o700)}
+
         hosts = dep.acting(self.install_hosts(dep))
-        with Phase(dep.report, "configure", total=len(hosts), text="configure HDFS") as phase:
-
-            async def one(host: Host) -> None:
-                user = dep.facts[host.name]["user"]
-                dirs = {
-                    STATE_DIR: (user, 0o755),
-                    LOG_DIR: (user, 0o755),
-                    self.software.data_dir: (user, 0o700),
-                }
-                written = await dep.write_files(host, self.render(dep, host), dirs)
-                if written - {PROFILE}:
-                    changed.add(host.name)
-                phase.advance(f"{host.name}: {'changed' if host.name in changed else 'unchanged'}")
-
-            await each(hosts, one)
-        return changed
+        render = functools.partial(self.render, dep)
+        return await write_each(dep, hosts, "HDFS", render, dirs, frozenset({PROFILE}))
 
     # ---- start, stop, health -------------------------------------------------------------
 

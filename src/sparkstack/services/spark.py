@@ -16,6 +16,7 @@ content differs, and only daemons whose files changed are restarted.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import shlex
 import time
@@ -36,6 +37,7 @@ from sparkstack.services.base import (
     Port,
     ServiceStatus,
     template,
+    write_each,
 )
 from sparkstack.services.tarball import TarballService
 from sparkstack.spec import SparkSpec
@@ -365,23 +367,14 @@ class SparkStandalone(TarballService):
         return files
 
     async def configure(self, dep: Deployment) -> set[str]:
-        changed: set[str] = set()
+        def dirs(host: Host) -> dict[str, tuple[str, int]]:
+            user = dep.facts[host.name]["user"]
+            paths = (STATE_DIR, f"{STATE_DIR}/work", f"{STATE_DIR}/run", LOG_DIR)
+            return {path: (user, 0o755) for path in paths}
+
         hosts = dep.acting(self.spark_hosts(dep))
-        with Phase(dep.report, "configure", total=len(hosts), text="configure Spark") as phase:
-
-            async def one(host: Host) -> None:
-                user = dep.facts[host.name]["user"]
-                dirs = {
-                    path: (user, 0o755)
-                    for path in (STATE_DIR, f"{STATE_DIR}/work", f"{STATE_DIR}/run", LOG_DIR)
-                }
-                written = await dep.write_files(host, self.render(dep, host), dirs)
-                if written - {PROFILE}:
-                    changed.add(host.name)
-                phase.advance(f"{host.name}: {'changed' if host.name in changed else 'unchanged'}")
-
-            await each(hosts, one)
-        return changed
+        render = functools.partial(self.render, dep)
+        return await write_each(dep, hosts, "Spark", render, dirs, frozenset({PROFILE}))
 
     # ---- start and health ----------------------------------------------------------------
 

@@ -13,6 +13,7 @@ on each node itself.
 from __future__ import annotations
 
 import asyncio
+import functools
 import shlex
 import time
 from dataclasses import dataclass, field
@@ -23,7 +24,14 @@ from sparkstack.errors import NodeError, ServiceError
 from sparkstack.events import Phase
 from sparkstack.nodes.files import FileSpec
 from sparkstack.nodes.runner import each
-from sparkstack.services.base import Deployment, Host, Port, ServiceStatus, template
+from sparkstack.services.base import (
+    Deployment,
+    Host,
+    Port,
+    ServiceStatus,
+    template,
+    write_each,
+)
 from sparkstack.services.tarball import TarballService
 from sparkstack.spec import ZooKeeperSpec
 
@@ -148,19 +156,12 @@ class ZooKeeper(TarballService):
         return files
 
     async def configure(self, dep: Deployment) -> set[str]:
-        changed: set[str] = set()
+        def dirs(host: Host) -> dict[str, tuple[str, int]]:
+            user = dep.facts[host.name]["user"]
+            return {DATA_DIR: (user, 0o750), LOG_DIR: (user, 0o755)}
+
         peers = dep.acting(dep.with_role(Role.ZOOKEEPER))
-        with Phase(dep.report, "configure", total=len(peers), text="configure ZooKeeper") as phase:
-
-            async def one(host: Host) -> None:
-                user = dep.facts[host.name]["user"]
-                dirs = {DATA_DIR: (user, 0o750), LOG_DIR: (user, 0o755)}
-                if await dep.write_files(host, self.render(dep, host), dirs):
-                    changed.add(host.name)
-                phase.advance(f"{host.name}: {'changed' if host.name in changed else 'unchanged'}")
-
-            await each(peers, one)
-        return changed
+        return await write_each(dep, peers, "ZooKeeper", functools.partial(self.render, dep), dirs)
 
     # ---- start, health, status ----------------------------------------------------------
 
