@@ -13,6 +13,7 @@ A service is configured over SSH only (sparkstack.nodes), whatever the cloud.
 
 from __future__ import annotations
 
+import shlex
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -275,6 +276,25 @@ async def write_each(
 
         await each(hosts, one)
     return changed
+
+
+async def control(dep: Deployment, host: Host, script: str, what: str, *args: str) -> str:
+    """Run a daemon's control script on ``host`` with ``args`` (each quoted); when it fails,
+    a ServiceError naming ``what`` with the last lines it printed (its log, for a start)."""
+    words = " ".join(shlex.quote(a) for a in args)
+    result = await dep.fleet.run(host.target, f"bash {shlex.quote(script)} {words}")
+    if not result.ok:
+        action = args[0] if args else "run"
+        raise ServiceError(
+            f"{host.name}: the {what} failed ({action}); its output ends with:\n"
+            + indent(result.stdout)
+        )
+    return result.stdout.strip()
+
+
+def indent(text: str) -> str:
+    """``text`` indented, for the log lines inside an error message."""
+    return "\n".join("    " + line for line in text.strip().splitlines())
 
 
 def template(name: str) -> jinja2.Template:

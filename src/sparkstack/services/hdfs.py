@@ -34,6 +34,7 @@ from sparkstack.services.base import (
     Host,
     Port,
     ServiceStatus,
+    control,
     template,
     write_each,
 )
@@ -316,14 +317,8 @@ class Hdfs(TarballService):
     async def ctl(self, dep: Deployment, host: Host, role: Role, *args: str) -> str:
         """Run the control script of one HDFS daemon of ``host``."""
         daemon = _DAEMON[role]
-        words = " ".join(shlex.quote(a) for a in args)
-        result = await dep.fleet.run(host.target, f"bash {STATE_DIR}/hdfs-{daemon}-ctl.sh {words}")
-        if not result.ok:
-            raise ServiceError(
-                f"{host.name}: the HDFS {daemon} failed ({' '.join(args[:2])}); its output ends "
-                f"with: {result.tail(10)}"
-            )
-        return result.stdout.strip()
+        script = f"{STATE_DIR}/hdfs-{daemon}-ctl.sh"
+        return await control(dep, host, script, f"HDFS {daemon}", *args)
 
     async def admin(self, dep: Deployment, *args: str) -> str:
         """``hdfs dfsadmin ARGS`` on the NameNode."""

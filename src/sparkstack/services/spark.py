@@ -36,6 +36,8 @@ from sparkstack.services.base import (
     Host,
     Port,
     ServiceStatus,
+    control,
+    indent,
     template,
     write_each,
 )
@@ -381,14 +383,8 @@ class SparkStandalone(TarballService):
     async def ctl(self, dep: Deployment, host: Host, role: Role, *args: str) -> str:
         """Run the control script of one daemon of ``host`` (ensure, status, stop, logs)."""
         daemon = _DAEMON[role]
-        words = " ".join(shlex.quote(a) for a in args)
-        result = await dep.fleet.run(host.target, f"bash {STATE_DIR}/spark-{daemon}-ctl.sh {words}")
-        if not result.ok:
-            raise ServiceError(
-                f"{host.name}: the Spark {daemon} did not start; its log ends with:\n"
-                + _indent(result.stdout)
-            )
-        return result.stdout.strip()
+        script = f"{STATE_DIR}/spark-{daemon}-ctl.sh"
+        return await control(dep, host, script, f"Spark {daemon}", *args)
 
     async def start(self, dep: Deployment, changed: set[str]) -> None:
         masters = dep.acting(self.master_hosts(dep))
@@ -492,7 +488,7 @@ class SparkStandalone(TarballService):
         what = "master" if no_master else "workers"
         why = "stopped" if dead else f"not ALIVE after {timeout:.0f} s"
         names = ", ".join(f"{h.name} ({h.ip})" for h in shown)
-        details = "\n".join(f"--- {h.name}:\n{_indent(logs[h.name])}" for h in shown)
+        details = "\n".join(f"--- {h.name}:\n{indent(logs[h.name])}" for h in shown)
         raise ServiceError(
             f"Spark {what} {why}: {names}; see their logs below, fix, then run "
             f"`sparkstack configure {dep.cluster}`\n{details}"
@@ -585,7 +581,3 @@ async def _all_or_errors(hosts: list[Host], action: Callable[[Host], Awaitable[N
         raise errors[0]
     if errors:
         raise ServiceError(f"{len(errors)} nodes failed:\n" + "\n".join(map(str, errors)))
-
-
-def _indent(text: str) -> str:
-    return "\n".join("    " + line for line in text.strip().splitlines())

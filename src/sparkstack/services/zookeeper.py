@@ -29,6 +29,7 @@ from sparkstack.services.base import (
     Host,
     Port,
     ServiceStatus,
+    control,
     template,
     write_each,
 )
@@ -166,13 +167,7 @@ class ZooKeeper(TarballService):
     # ---- start, health, status ----------------------------------------------------------
 
     async def ctl(self, dep: Deployment, host: Host, *args: str) -> str:
-        words = " ".join(shlex.quote(a) for a in args)
-        result = await dep.fleet.run(host.target, f"bash {DATA_DIR}/zookeeper-ctl.sh {words}")
-        if not result.ok:
-            raise ServiceError(
-                f"{host.name}: ZooKeeper did not start; its log ends with: {result.tail(10)}"
-            )
-        return result.stdout.strip()
+        return await control(dep, host, f"{DATA_DIR}/zookeeper-ctl.sh", "ZooKeeper peer", *args)
 
     async def start(self, dep: Deployment, changed: set[str]) -> None:
         peers = dep.acting(dep.with_role(Role.ZOOKEEPER))
