@@ -272,6 +272,33 @@ def test_an_add_that_runs_out_of_quota_leaves_the_cluster_as_it_was(
     assert sorted(names) == sorted(n["name"] for n in before["nodes"])
 
 
+def test_ctrl_c_during_an_add_removes_the_new_servers_only(
+    shell: Any, devcloud: Any, launched: dict[str, Any]
+) -> None:
+    before = sorted(s.id for s in cluster_servers(devcloud.connect(), NAME))
+    add = subprocess.Popen(
+        [sys.executable, "-m", "sparkstack", "add-workers", NAME, "1"],
+        env=shell.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    assert add.stderr is not None
+    lines: list[str] = []
+    for line in add.stderr:  # progress lines in a pipe: "sparkstack: <phase> ..."
+        lines.append(line)
+        if line.startswith("sparkstack: host keys"):  # the new server exists and is ACTIVE
+            add.send_signal(signal.SIGINT)
+            break
+    rest = add.communicate(timeout=300)[1]
+    errors = [line for line in [*lines, *rest.splitlines()] if line.startswith("error:")]
+    assert add.returncode == 130, "".join(lines) + rest
+    assert len(errors) == 1 and "the new servers were removed" in errors[0], errors
+    assert sorted(s.id for s in cluster_servers(devcloud.connect(), NAME)) == before
+    assert _describe(shell)["lost"] == []
+
+
 def test_destroy_leaves_nothing(shell: Any, devcloud: Any, launched: dict[str, Any]) -> None:
     shell("destroy", NAME, "--yes")
     conn = devcloud.connect(admin=True)

@@ -149,7 +149,7 @@ def report_warning(report: Reporter, text: str) -> None:
 
 
 @contextmanager
-def _sigint_ignored() -> Iterator[None]:
+def sigint_ignored() -> Iterator[None]:
     """Let a rollback finish even if Ctrl-C is pressed again (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -164,7 +164,7 @@ def _sigint_ignored() -> Iterator[None]:
 def _rollback(cloud: Cloud, name: str, report: Reporter) -> str:
     """Remove what the launch made; return a clause for the error line."""
     try:
-        with _sigint_ignored():
+        with sigint_ignored():
             _remove(cloud, name, report, phase="rollback")
     except SparkstackError as exc:
         return (

@@ -22,7 +22,7 @@ from sparkstack import validation
 from sparkstack.api import _sync
 from sparkstack.api.access import hosts_of, ssh_access
 from sparkstack.api.deploy import DeployReport, deploy_on, kept_plan, reach, state_hosts
-from sparkstack.api.lifecycle import group_requests, record_manifest
+from sparkstack.api.lifecycle import group_requests, record_manifest, sigint_ignored
 from sparkstack.api.lookup import open_cluster
 from sparkstack.api.state import ClusterState, read_state, write_state
 from sparkstack.cloud import naming, resize
@@ -164,7 +164,10 @@ def add_workers(
 def _undo(cloud: Cloud, name: str, names: set[str], report: Reporter) -> str:
     """Remove the servers an add made; return a clause for the error line."""
     try:
-        with Phase(report, "rollback", text=f"removing the {len(names)} new servers"):
+        with (
+            sigint_ignored(),
+            Phase(report, "rollback", text=f"removing the {len(names)} new servers"),
+        ):
             now = resize.read_nodes(cloud, name, names)
             resize.shrink(cloud, name, now, timeout=300)
     except SparkstackError as exc:
