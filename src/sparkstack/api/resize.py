@@ -231,12 +231,14 @@ async def _retire(
         dep = Deployment(cluster.name, hosts, fleet, report)
         for service in services:
             dep.outputs.update(service.outputs(dep))
-        busy: set[str] = set()
-        for service in services:
-            busy |= await service.busy(dep, hosts)
-        leaving = _pick(dep, count, nodes, busy)
-        for service in services:
-            await service.check_leaving(dep, leaving)
+        with Phase(report, "checks", total=len(services), text="which nodes, can they go") as phase:
+            busy: set[str] = set()
+            for service in services:
+                busy |= await service.busy(dep, hosts)
+            leaving = _pick(dep, count, nodes, busy)
+            for service in services:
+                await service.check_leaving(dep, leaving)
+                phase.advance(service.name)
         for service in services:
             await service.retire(dep, leaving, timeout)
         gone = Counter(h.node.group for h in leaving)

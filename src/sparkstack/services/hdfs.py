@@ -531,11 +531,11 @@ class Hdfs(TarballService):
         going = [h for h in leaving if h.has(Role.HDFS_DATANODE)]
         if not going:
             return
-        await self._excluded(dep, {h.ip for h in going}, set())
         deadline = time.monotonic() + timeout
         with Phase(
             dep.report, "decommission", total=len(going), text="DataNodes decommission"
         ) as phase:
+            await self._excluded(dep, {h.ip for h in going}, set())
             while True:
                 report = await self.report(dep)
                 done = [
