@@ -19,6 +19,7 @@ from sparkstack.api.cleanup import find_leftovers as cleanup_leftovers
 from sparkstack.api.cleanup import remove_leftovers
 from sparkstack.api.deploy import DeployReport
 from sparkstack.api.describe import ClusterReport, describe
+from sparkstack.api.images import list_images, upload_image
 from sparkstack.api.jobs import submit
 from sparkstack.api.lifecycle import (
     cluster_state,
@@ -28,6 +29,7 @@ from sparkstack.api.lifecycle import (
     list_clusters,
 )
 from sparkstack.api.power import StartReport, StopReport, start, stop
+from sparkstack.api.quota import QuotaReport, quota
 from sparkstack.api.resize import ResizeReport, add_workers, remove_workers
 from sparkstack.api.shell import Selection, copy_file, run_command
 from sparkstack.cluster import Cluster, Node, Role
@@ -76,6 +78,7 @@ __all__ = [
     "NotFoundError",
     "PreflightError",
     "QuotaError",
+    "QuotaReport",
     "Reporter",
     "ResizeReport",
     "Result",
@@ -101,11 +104,14 @@ __all__ = [
     "destroy",
     "launch",
     "list_clusters",
+    "list_images",
     "load_spec",
+    "quota",
     "remove_leftovers",
     "remove_workers",
     "run_command",
     "start",
     "stop",
     "submit",
+    "upload_image",
 ]

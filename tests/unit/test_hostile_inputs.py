@@ -419,6 +419,20 @@ FLAGS: dict[str, tuple[list[str], str]] = {
     "ui-port-negative": (["ui", "demo", "--port", "-1"], "--port"),
     "ui-port-word": (["ui", "demo", "--port", "http"], "--port"),
     "ui-unknown-service": (["ui", "demo", "--service", "yarn"], "no web UI"),
+    "image-upload-bad-format": (
+        ["image", "upload", "{tmp}/local.txt", "--name", "x", "--disk-format", "exe"],
+        "--disk-format",
+    ),
+    "image-upload-no-format": (
+        ["image", "upload", "{tmp}/local.txt", "--name", "x"],
+        "give --disk",
+    ),
+    "image-upload-missing-file": (["image", "upload", "{tmp}/nope.raw", "--name", "x"], "no file"),
+    "image-upload-name-newline": (
+        ["image", "upload", "{tmp}/local.txt", "--name", "a\nb", "--disk-format", "raw"],
+        "image upload",
+    ),
+    "quota-negative": (["quota", "--workers", "-1"], "greater than or equal to 0"),
     "add-workers-zero": (["add-workers", "demo", "0"], "greater than or equal to 1"),
     "add-workers-word": (["add-workers", "demo", "many"], "valid integer"),
     "add-workers-bad-flavor": (["add-workers", "demo", "1", "--flavor", "m1\nsmall"], "--flavor"),

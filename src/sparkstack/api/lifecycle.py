@@ -9,11 +9,9 @@ created, found again by the cluster's tags, unless ``keep_on_failure``.
 from __future__ import annotations
 
 import dataclasses
-import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,6 +30,7 @@ from sparkstack.api.deploy import (
 from sparkstack.api.lookup import find_cluster, open_cluster
 from sparkstack.api.state import ClusterState, new_secrets
 from sparkstack.cloud import naming
+from sparkstack.cloud.concurrency import sigint_ignored
 from sparkstack.cloud.connection import Cloud, connect
 from sparkstack.cloud.inventory import read_all
 from sparkstack.cloud.layout import GroupRequest
@@ -146,19 +145,6 @@ def in_background(call: Callable[[], T]) -> Future[T]:
 def report_warning(report: Reporter, text: str) -> None:
     with Phase(report, "warning", text=text) as phase:
         phase.message(text)
-
-
-@contextmanager
-def sigint_ignored() -> Iterator[None]:
-    """Let a rollback finish even if Ctrl-C is pressed again (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _rollback(cloud: Cloud, name: str, report: Reporter) -> str:

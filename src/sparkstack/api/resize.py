@@ -22,10 +22,11 @@ from sparkstack import validation
 from sparkstack.api import _sync
 from sparkstack.api.access import hosts_of, ssh_access
 from sparkstack.api.deploy import DeployReport, deploy_on, kept_plan, reach, state_hosts
-from sparkstack.api.lifecycle import group_requests, record_manifest, sigint_ignored
+from sparkstack.api.lifecycle import group_requests, record_manifest
 from sparkstack.api.lookup import open_cluster
 from sparkstack.api.state import ClusterState, read_state, write_state
 from sparkstack.cloud import naming, resize
+from sparkstack.cloud.concurrency import sigint_ignored
 from sparkstack.cloud.connection import Cloud
 from sparkstack.cloud.preflight import run_add_preflight
 from sparkstack.cluster import Cluster, Role

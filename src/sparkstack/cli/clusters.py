@@ -47,7 +47,7 @@ from sparkstack.cli.options import (
 from sparkstack.cli.output import OutputFormat, console, emit_data, err_console, styled
 from sparkstack.cli.progress import ProgressReporter
 from sparkstack.cluster import Cluster, Node
-from sparkstack.errors import UsageError
+from sparkstack.errors import PreflightError, QuotaPreflightError, UsageError
 from sparkstack.spec import ServerGroupPolicy, load_spec
 from sparkstack.validation import check_cluster_name
 
@@ -289,11 +289,9 @@ def launch(
         "cloud": cloud,
         "image": image,
         "ssh_user": ssh_user,
-        "masters": {"count": masters, "flavor": master_flavor},
-        "workers": {"count": workers, "flavor": worker_flavor},
+        **_shape(masters, workers, master_flavor, worker_flavor, create_network, no_floating_ip),
         "network": {"name": network, "create": create_network},
         "floating_ip_pool": floating_ip_pool,
-        "use_floating_ips": False if no_floating_ip else None,
         "security_groups": security_group or None,
         "ssh_cidr": ssh_cidr,
         "key": {"keypair": keypair, "public_key_file": public_key},
@@ -322,6 +320,70 @@ def launch(
         )
     if not emit_data(cluster_data(cluster), output):
         _show_cluster(cluster)
+
+
+def _shape(
+    masters: int | None,
+    workers: int | None,
+    master_flavor: str | None,
+    worker_flavor: str | None,
+    create_network: bool | None,
+    no_floating_ip: bool | None,
+) -> dict[str, Any]:
+    """The spec overrides of the flags that give a cluster its shape (launch and quota)."""
+    return {
+        "masters": {"count": masters, "flavor": master_flavor},
+        "workers": {"count": workers, "flavor": worker_flavor},
+        "network": {"create": create_network},
+        "use_floating_ips": False if no_floating_ip else None,
+    }
+
+
+def quota(
+    file: FileOpt = None,
+    masters: Annotated[int | None, typer.Option(help="Nodes of the 'master' group.", min=0)] = None,
+    workers: Annotated[int | None, typer.Option(help="Nodes of the 'worker' group.", min=0)] = None,
+    master_flavor: Annotated[str | None, typer.Option(help="Flavor of the masters.")] = None,
+    worker_flavor: Annotated[str | None, typer.Option(help="Flavor of the workers.")] = None,
+    image: Annotated[str | None, typer.Option(help="Image name or id.")] = None,
+    create_network: Annotated[
+        bool | None, typer.Option("--create-network", help="Count a network, subnet and router.")
+    ] = None,
+    no_floating_ip: Annotated[
+        bool | None, typer.Option("--no-floating-ip", help="Count no floating IP.")
+    ] = None,
+    hdfs: Annotated[bool, typer.Option("--hdfs", help="With HDFS.")] = False,
+    cloud: CloudOpt = None,
+    output: OutputOpt = OutputFormat.TABLE,
+) -> None:
+    """What a cluster of that shape (the cluster file and/or flags, as for launch) would take
+    from each quota, against what the project has left; creates nothing. Exit 3 if it does
+    not fit."""
+    base = {"name": "quota"} if file is None else {}
+    flags = _shape(masters, workers, master_flavor, worker_flavor, create_network, no_floating_ip)
+    overrides = {**base, **flags, "cloud": cloud, "image": image, "hdfs": {"enabled": hdfs or None}}
+    found = sparkstack.quota(load_spec(file, overrides))
+    data = {
+        "cloud": found.cloud,
+        "fits": found.fits,
+        "problems": found.problems,
+        "needs": [
+            {"resource": n.resource, "need": n.need, "limit": n.limit, "used": n.used}
+            for n in found.needs
+        ],
+    }
+    if not emit_data(data, output):
+        table = _table("resource", "need", "left", "limit", "used", "")
+        for need in found.needs:
+            left = "unlimited" if need.limit < 0 else str(max(need.limit - need.used, 0))
+            mark = "short" if need.problem() else "ok"
+            table.add_row(
+                need.resource, str(need.need), left, str(need.limit), str(need.used), mark
+            )
+        _print_table(table)
+    if not found.fits:
+        lines = found.problems + [line for n in found.short if (line := n.problem())]
+        raise (PreflightError if found.problems else QuotaPreflightError)(lines)
 
 
 def describe(
@@ -452,3 +514,4 @@ def register(app: typer.Typer) -> None:
     app.command("list")(list_)
     app.command()(destroy)
     app.command()(cleanup)
+    app.command()(quota)

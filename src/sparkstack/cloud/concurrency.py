@@ -76,3 +76,16 @@ def _run_all(calls: Mapping[str, Callable[[], T]], describe: Callable[[str], str
         return {name: future.result() for name, future in futures.items()}
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """Let a rollback finish even if Ctrl-C is pressed again (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

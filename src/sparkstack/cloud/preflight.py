@@ -274,6 +274,30 @@ def _quota_problems(
     return lines
 
 
+def quota_check(
+    cloud: Cloud, spec: ClusterSpec, groups: list[GroupRequest], rules: int
+) -> tuple[list[Need], list[str]]:
+    """What a launch of ``groups`` would take from each quota, against what the project has
+    left; and the names that could not be resolved (images, flavors). Creates nothing."""
+    conn = cloud.conn
+    found: dict[str, Any] = concurrently(
+        {
+            "images": lambda: list(conn.image.images()),
+            "flavors": lambda: list(conn.compute.flavors(details=True)),
+            "compute quota": lambda: _compute_usage(cloud),
+            "network quota": lambda: _network_usage(cloud, cloud.project_id),
+        },
+        "quota",
+    )
+    problems: list[str] = []
+    _images, flavors = _resolve_groups(spec, groups, found, problems)
+    if len(flavors) != len(groups):
+        return [], problems
+    usage = {**found["compute quota"], **found["network quota"]}
+    needs = quota_needs(spec, groups, flavors, rules, spec.network.create)
+    return [Need(r, n, *usage[r]) for r, n in needs.items() if r in usage], problems
+
+
 def run_add_preflight(
     cloud: Cloud, spec: ClusterSpec, groups: list[GroupRequest], members: int
 ) -> Plan:
