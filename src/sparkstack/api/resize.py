@@ -14,6 +14,7 @@ blocks over), and only then are the servers deleted.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -115,8 +116,8 @@ def add_workers(
     base = next(r for r in group_requests(spec, pipeline.services_for(spec)) if r.group == chosen)
     recorded = resize.members(session, name)
     first = resize.next_index(recorded, cluster, chosen)
-    request = type(base)(
-        chosen, count, flavor or base.flavor, base.image, base.roles, base.floating_ip, first
+    request = dataclasses.replace(
+        base, count=count, flavor=flavor or base.flavor, first_index=first
     )
     in_group = spec.server_group_policy is not ServerGroupPolicy.NONE
     plan = run_add_preflight(session, spec, [request], len(cluster.nodes) if in_group else 0)
