@@ -45,9 +45,8 @@ def client(secret):
                       retries={"max_attempts": 1}))
 
 s3 = client(os.environ["S3_SECRET"])
-bucket, key = os.environ["S3_BUCKET"], "s3/put.bin"
+bucket, key = os.environ["S3_BUCKET"], "s3/put.bin"  # the bucket: a container made through Swift
 body = os.urandom(1024 * 1024 + 7)
-s3.create_bucket(Bucket=bucket)
 s3.put_object(Bucket=bucket, Key=key, Body=body)
 got = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 swift_made = s3.get_object(Bucket=bucket, Key="swift/made.txt")["Body"].read()
@@ -57,7 +56,13 @@ try:
     refused = ""
 except ClientError as exc:
     refused = exc.response["Error"]["Code"]
-json.dump({"same": got == body, "sha256": hashlib.sha256(body).hexdigest(),
+made = bucket + "-s3"  # a bucket made and removed through S3
+s3.create_bucket(Bucket=made)
+s3.put_object(Bucket=made, Key="k", Body=b"v")
+made_ok = s3.get_object(Bucket=made, Key="k")["Body"].read() == b"v"
+s3.delete_object(Bucket=made, Key="k")
+s3.delete_bucket(Bucket=made)
+json.dump({"same": got == body, "made_ok": made_ok, "sha256": hashlib.sha256(body).hexdigest(),
            "swift_made": swift_made.decode(), "listed": listed,
            "buckets": [b["Name"] for b in s3.list_buckets()["Buckets"]],
            "wrong_secret": refused}, sys.stdout)
@@ -169,7 +174,8 @@ def test_s3_api_with_the_members_ec2_credentials(swift: dc.UpResult, devcloud: A
         assert result["same"], "GetObject returned other bytes than PutObject sent"
         assert result["swift_made"] == "via swift"
         assert sorted(result["listed"]) == ["s3/put.bin", "swift/made.txt"]
-        assert bucket in result["buckets"]
+        assert result["made_ok"]
+        assert bucket in result["buckets"] and f"{bucket}-s3" not in result["buckets"]
         assert result["wrong_secret"] in ("SignatureDoesNotMatch", "AccessDenied")
         # and what S3 put, Swift reads
         via_swift = conn.object_store.download_object("s3/put.bin", container=bucket)
