@@ -104,7 +104,7 @@ def up(
             f"devcloud already running: added {result.computes_added} compute(s) in"
             f" {result.seconds:.1f}s ({result.computes} computes, {plane})"
         )
-    elif result.already_running:
+    elif result.already_running and result.object_storage_seconds is None:
         fewer = (
             f"; asked for {result.computes_requested}: computes are never removed, left at"
             f" {result.computes}"
@@ -119,7 +119,8 @@ def up(
     if result.object_storage:
         urls = object_storage_urls(cfg)
         console.print(
-            f"Object storage: Swift API {urls['object-store']} (catalog: object-store), S3 API"
+            f"Object storage: Swift API {urls['object-store'] % {'project_id': '<project id>'}}"
+            f" (catalog: object-store), S3 API"
             f" {urls['s3']} (catalog: s3; region {REGION}, path-style; keys: EC2 credentials)"
         )
     console.print(

@@ -483,7 +483,8 @@ def _bootstrap_object_storage(cfg: DevcloudConfig) -> None:
         "SSDC_OBJECT_STORE_ADMIN_URL": urls["object-store-admin"],
         "SSDC_S3_URL": urls["s3"],
     }
-    argv = [str(cfg.python), "-m", "ssdc.bootstrap", "object-storage"]
+    # by path, not as ssdc.bootstrap: the ssdc alias is whatever checkout started the devcloud
+    argv = [str(cfg.python), str(SERVER_DIR / "bootstrap.py"), "object-storage"]
     _run(cfg, "bootstrap-object-storage", argv, extra_env=env)
 
 
