@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sparkstack.devcloud.config import DevcloudConfig
+from sparkstack.devcloud import object_storage
+from sparkstack.devcloud.config import SWIFT_PORTS, DevcloudConfig
 from sparkstack.devcloud.configs import (
     compute_config,
     compute_state_dir,
     config_files,
     write_compute_config,
 )
+from sparkstack.devcloud.control import services_of
 from sparkstack.devcloud.install import install_fingerprint
 from sparkstack.devcloud.services import all_services
 
@@ -107,3 +109,72 @@ def test_compute_n_alone_is_what_the_full_render_gives(tmp_path: Path) -> None:
     assert compute["DEFAULT"]["host"] == "ssdc-compute-3"
     assert compute["DEFAULT"]["state_path"] == str(compute_state_dir(cfg, 3))
     assert [p.name for p in (cfg.etc / "nova").iterdir()] == ["ssdc-compute-3.conf"]
+
+
+def test_swift_configs_bind_loopback_with_the_s3_pipeline_that_works(tmp_path: Path) -> None:
+    cfg = DevcloudConfig.load(tmp_path)
+    files = object_storage.config_files(cfg)
+    assert set(files) == {
+        cfg.swift_etc / name
+        for name in (
+            "swift.conf",
+            "account-server.conf",
+            "container-server.conf",
+            "object-server.conf",
+            "proxy-server.conf",
+        )
+    }
+    confs = {path.name: _ini(text) for path, text in files.items()}
+    for server in ("account", "container", "object", "proxy"):
+        default = confs[f"{server}-server.conf"]["DEFAULT"]
+        assert default["bind_ip"] == "127.0.0.1"
+        assert int(default["bind_port"]) == SWIFT_PORTS[f"swift-{server}"]
+        assert default["workers"] == "0"  # one process per pid file
+        assert default["swift_dir"] == str(cfg.swift_etc)
+    assert confs["object-server.conf"]["DEFAULT"]["devices"] == str(cfg.swift_devices)
+    proxy = confs["proxy-server.conf"]
+    pipeline = proxy["pipeline:main"]["pipeline"].split()
+    # authtoken before s3api, s3token before keystoneauth (else: SignatureDoesNotMatch)
+    order = [pipeline.index(f) for f in ("cache", "authtoken", "s3api", "s3token", "keystoneauth")]
+    assert order == sorted(order) and pipeline[-1] == "proxy-server"
+    assert proxy["filter:s3api"]["location"] == object_storage.REGION
+    assert proxy["filter:s3token"]["auth_uri"] == "http://127.0.0.1:5000/v3"
+    assert proxy["filter:s3token"]["password"] == cfg.passwords()["service"]
+    assert proxy["filter:s3token"]["secret_cache_duration"] == "600"
+    assert proxy["filter:authtoken"]["username"] == "ssdc-service"
+    assert "member" in proxy["filter:keystoneauth"]["operator_roles"].replace(" ", "").split(",")
+    assert proxy["filter:cache"]["memcache_servers"] == f"127.0.0.1:{SWIFT_PORTS['memcached']}"
+    # the path hash comes from the secrets: the same on every render, never a default
+    suffix = confs["swift.conf"]["swift-hash"]["swift_hash_path_suffix"]
+    assert suffix == cfg.passwords()["swift_hash"]
+    assert object_storage.config_files(cfg) == files
+
+
+def test_swift_services_only_when_asked_and_the_server_venv_untouched(tmp_path: Path) -> None:
+    cfg = DevcloudConfig.load(tmp_path)
+    before = install_fingerprint()
+    assert not object_storage.enabled(cfg)
+    assert not [s for s in services_of(cfg) if "swift" in s.name]
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    object_storage.mark_enabled(cfg)
+    names = [s.name for s in services_of(cfg)]
+    swift_names = ["memcached", "swift-account", "swift-container", "swift-object", "swift-proxy"]
+    assert names[-5:] == swift_names
+    proxy = {s.name: s for s in object_storage.services(cfg)}["swift-proxy"]
+    assert proxy.argv[0] == str(cfg.swift_bin / "swift-proxy-server")
+    assert proxy.url == "http://127.0.0.1:8090/healthcheck"
+    assert proxy.env["PATH"].startswith(f"{cfg.swift_bin}:")
+    urls = object_storage.catalog_urls(cfg)
+    assert urls["object-store"] == "http://127.0.0.1:8090/v1/AUTH_%(project_id)s"
+    assert urls["s3"] == "http://127.0.0.1:8090"
+    object_storage.mark_disabled(cfg)
+    assert "swift-proxy" not in [s.name for s in services_of(cfg)]
+    # Swift has a venv and a fingerprint of its own: the server venv's does not move
+    assert install_fingerprint() == before
+    assert install.swift_fingerprint() != before
+    assert "swift==" in install.swift_constraints_text()
+    create, add, rebalance = object_storage.ring_commands(cfg, "object")
+    assert create[-4:] == ["create", "8", "1", "1"]  # 256 partitions, 1 replica
+    assert add[add.index("--ip") + 1] == "127.0.0.1" and add[add.index("--port") + 1] == "6200"
+    assert rebalance[-1] == "rebalance"
+    assert object_storage.missing_rings(cfg) == ["account", "container", "object"]

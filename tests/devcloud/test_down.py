@@ -13,7 +13,7 @@ import pytest
 
 from sparkstack import devcloud as dc
 from sparkstack.devcloud import process
-from sparkstack.devcloud.config import HOST, PORTS
+from sparkstack.devcloud.config import HOST, PORTS, SWIFT_PORTS
 from sparkstack.devcloud.control import services_of
 
 pytestmark = [pytest.mark.devcloud, pytest.mark.devcloud_last]
@@ -32,7 +32,8 @@ def test_down_leaves_no_process_and_no_listening_socket(devcloud: Any) -> None:
     assert len(stopped) == len(groups)
     assert all(not process.group_members(pgid) for pgid in groups)
     assert not [pid for pid in members if psutil.pid_exists(pid) and _alive(pid)]
-    assert not [name for name, port in PORTS.items() if process.tcp_open(HOST, port, 0.5)]
+    ports = {**PORTS, **SWIFT_PORTS}  # Swift's too, when up --object-storage started it
+    assert not [name for name, port in ports.items() if process.tcp_open(HOST, port, 0.5)]
     assert not list(cfg.pids.glob("*.pid"))
     assert all(s.state == "stopped" for s in dc.status(cfg))
 

@@ -13,6 +13,8 @@ from sparkstack import devcloud
 from sparkstack.cli.output import OutputFormat, console, emit_data, err_console, styled
 from sparkstack.cli.progress import ProgressReporter
 from sparkstack.devcloud.config import DevcloudConfig
+from sparkstack.devcloud.object_storage import REGION
+from sparkstack.devcloud.object_storage import catalog_urls as object_storage_urls
 from sparkstack.errors import DevcloudError
 
 app = typer.Typer(
@@ -36,12 +38,23 @@ def _cfg(data_dir: Path | None) -> DevcloudConfig:
     return DevcloudConfig.load(data_dir)
 
 
+ObjectStorage = Annotated[
+    bool,
+    typer.Option(
+        "--object-storage",
+        help="Swift too: the Swift API (object-store) and the S3 API with Keystone EC2"
+        " credentials, on 127.0.0.1.",
+    ),
+]
+
+
 @app.command()
-def install(data_dir: DataDir = None) -> None:
-    """Install MariaDB, RabbitMQ (apt) and the OpenStack services (own venv). Idempotent."""
+def install(object_storage: ObjectStorage = False, data_dir: DataDir = None) -> None:
+    """Install MariaDB, RabbitMQ (apt) and the OpenStack services (own venv). Idempotent.
+    --object-storage: also memcached (apt) and Swift (a venv of its own)."""
     started = time.monotonic()
     with ProgressReporter() as report:
-        devcloud.install(_cfg(data_dir), report=report)
+        devcloud.install(_cfg(data_dir), object_storage=object_storage, report=report)
     console.print(f"devcloud installed ({time.monotonic() - started:.0f}s)")
 
 
@@ -65,20 +78,33 @@ def up(
             show_default=False,
         ),
     ] = None,
+    object_storage: ObjectStorage = False,
     data_dir: DataDir = None,
 ) -> None:
     """Start the devcloud and bootstrap it, printing the time taken; says so if it already runs
-    (and adds computes to it when --computes asks for more than it runs)."""
+    (and adds computes to it when --computes asks for more than it runs, Swift when
+    --object-storage asks for it)."""
     cfg = _cfg(data_dir)
     with ProgressReporter() as report:
-        result = devcloud.up(cfg, computes=computes, data_plane=data_plane, report=report)
+        result = devcloud.up(
+            cfg,
+            computes=computes,
+            data_plane=data_plane,
+            object_storage=object_storage,
+            report=report,
+        )
     plane = "data plane" if result.data_plane else "fake driver"
+    if result.already_running and result.object_storage_seconds is not None:
+        console.print(
+            f"devcloud already running: added object storage (Swift) in"
+            f" {result.object_storage_seconds:.1f}s"
+        )
     if result.computes_added:
         console.print(
             f"devcloud already running: added {result.computes_added} compute(s) in"
             f" {result.seconds:.1f}s ({result.computes} computes, {plane})"
         )
-    elif result.already_running:
+    elif result.already_running and result.object_storage_seconds is None:
         fewer = (
             f"; asked for {result.computes_requested}: computes are never removed, left at"
             f" {result.computes}"
@@ -89,6 +115,13 @@ def up(
     else:
         console.print(
             f"devcloud healthy in {result.seconds:.1f}s ({result.computes} computes, {plane})"
+        )
+    if result.object_storage:
+        urls = object_storage_urls(cfg)
+        console.print(
+            f"Object storage: Swift API {urls['object-store'] % {'project_id': '<project id>'}}"
+            f" (catalog: object-store), S3 API"
+            f" {urls['s3']} (catalog: s3; region {REGION}, path-style; keys: EC2 credentials)"
         )
     console.print(
         f'Use it with: eval "$(sparkstack devcloud env)"  (clouds.yaml: {result.clouds_yaml})'

@@ -6,6 +6,8 @@ Layout of the data directory (``SPARKSTACK_DEVCLOUD_DIR``, default ``<data dir>/
     secrets.json   passwords, generated once, mode 0600
     clouds.yaml    clouds ``devcloud`` and ``devcloud-admin``, mode 0600
     state.json     how the running devcloud was started (computes, data plane)
+    object-storage.json  present while Swift is part of the devcloud (``up --object-storage``)
+    swift-venv/    Swift's own virtualenv (``install --object-storage``)
     etc/ logs/ pids/ lib/ lock/   configs, logs, pid files, service state, locks
     pylib/         holds ``ssdc``, the alias of server/ that every server process imports
 """
@@ -33,7 +35,16 @@ PORTS = {
     "neutron-api": 9696,
     "nova-api": 8774,
 }
-PASSWORD_NAMES = ("db", "rabbit", "admin", "demo", "service")
+#: Swift's ports (``up --object-storage``): apart from PORTS, which a plain ``up`` needs free
+SWIFT_PORTS = {
+    "swift-proxy": 8090,  # Swift API and S3 API; not 8080, the Spark master UI's port
+    "swift-object": 6200,
+    "swift-container": 6201,
+    "swift-account": 6202,
+    "memcached": 11211,
+}
+#: ``swift_hash`` salts Swift's object paths: it must never change while objects are stored
+PASSWORD_NAMES = ("db", "rabbit", "admin", "demo", "service", "swift_hash")
 CLOUD = "devcloud"
 ADMIN_CLOUD = "devcloud-admin"
 SERVICE_USER = "ssdc-service"
@@ -77,6 +88,31 @@ class DevcloudConfig:
     @property
     def python(self) -> Path:
         return self.bin / "python"
+
+    @property
+    def swift_venv(self) -> Path:
+        """Swift's virtualenv: its eventlet servers and pins stay out of the server venv."""
+        return self.data_dir / "swift-venv"
+
+    @property
+    def swift_bin(self) -> Path:
+        return self.swift_venv / "bin"
+
+    @property
+    def swift_etc(self) -> Path:
+        """swift.conf, the servers' configs, the ring builders and rings."""
+        return self.etc / "swift"
+
+    @property
+    def swift_devices(self) -> Path:
+        """Swift's ``devices`` dir: one device ``d1``, a plain directory (mount_check off)."""
+        return self.lib / "swift" / "node"
+
+    @property
+    def object_storage_file(self) -> Path:
+        """Present while Swift belongs to the devcloud; apart from state.json, whose readers
+        take any unknown key for a broken file."""
+        return self.data_dir / "object-storage.json"
 
     @property
     def etc(self) -> Path:
@@ -136,7 +172,7 @@ class DevcloudConfig:
 
     def url(self, service: str) -> str:
         """Base URL of an API service on loopback."""
-        return f"http://{HOST}:{PORTS[service]}"
+        return f"http://{HOST}:{PORTS.get(service) or SWIFT_PORTS[service]}"
 
 
 def write_private(path: Path, text: str) -> None:

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import ModuleType
 
+import sparkstack.devcloud.object_storage as swift
 import sparkstack.devcloud.process as process
 from sparkstack.devcloud.config import (
     ADMIN_CLOUD,
@@ -24,6 +25,7 @@ from sparkstack.devcloud.config import (
     HOST,
     PORTS,
     SERVICE_USER,
+    SWIFT_PORTS,
     DevcloudConfig,
     write_private,
 )
@@ -33,7 +35,7 @@ from sparkstack.devcloud.configs import (
     write_compute_config,
     write_configs,
 )
-from sparkstack.devcloud.install import install_fingerprint, is_installed
+from sparkstack.devcloud.install import install_fingerprint, is_installed, is_swift_installed
 from sparkstack.devcloud.services import (
     Service,
     all_services,
@@ -89,7 +91,8 @@ class UpResult:
 
     ``computes`` is how many run now; ``computes_added`` how many of them this call added to a
     running devcloud; ``computes_requested`` what the caller asked for (0: nothing asked), so a
-    request for fewer than run (never removed) can be told.
+    request for fewer than run (never removed) can be told. ``object_storage``: Swift runs;
+    ``object_storage_seconds``: how long this call took to start it (None: it did not).
     """
 
     already_running: bool
@@ -99,6 +102,8 @@ class UpResult:
     clouds_yaml: Path
     computes_added: int = 0
     computes_requested: int = 0
+    object_storage: bool = False
+    object_storage_seconds: float | None = None
 
 
 _lock_depth: dict[Path, int] = {}
@@ -154,8 +159,12 @@ def data_plane_available() -> bool:
 
 
 def services_of(cfg: DevcloudConfig) -> list[Service]:
+    """The devcloud's services as last started, Swift's last when it was asked for."""
     state = State.read(cfg) or State(computes=1, data_plane=False)
-    return all_services(cfg, state.computes, state.data_plane)
+    services = all_services(cfg, state.computes, state.data_plane)
+    if swift.enabled(cfg):
+        services.extend(swift.services(cfg))
+    return services
 
 
 def status(cfg: DevcloudConfig | None = None) -> list[ServiceStatus]:
@@ -186,6 +195,7 @@ def up(
     *,
     computes: int | None = None,
     data_plane: bool | None = None,
+    object_storage: bool = False,
     report: Reporter = silent,
 ) -> UpResult:
     """Start every service and bootstrap the cloud; a healthy running devcloud is reused.
@@ -194,6 +204,8 @@ def up(
     missing ones started, discovered and in placement (its servers keep running); one with more
     keeps them all (computes are never removed by ``up``). ``data_plane=None`` means: the data
     plane when its code exists, else nova's fake driver; a running devcloud keeps its own.
+    ``object_storage``: also Swift (see object_storage.py); a running devcloud without it gets
+    it added. Without it a fresh devcloud starts without Swift and a running one keeps its own.
     """
     cfg = cfg or DevcloudConfig.load()
     started = time.monotonic()
@@ -205,30 +217,53 @@ def up(
         raise DevcloudError("the devcloud data plane is not available: use --no-data-plane")
     if computes is not None and computes < 1:
         raise DevcloudError("--computes must be at least 1")
+    if object_storage and not is_swift_installed(cfg):
+        raise DevcloudError(
+            "Swift is not installed: run `sparkstack devcloud install --object-storage`"
+        )
     with exclusive(cfg):
         if is_running(cfg):
             result = _already_running(cfg, started)
             if computes is not None and computes > result.computes:
-                return _add_computes(cfg, computes, started, report)
-            return replace(result, computes_requested=computes or 0)
+                result = _add_computes(cfg, computes, started, report)
+            else:
+                result = replace(result, computes_requested=computes or 0)
+            if object_storage and not result.object_storage:
+                result = _add_object_storage(cfg, result, report)
+            return replace(result, seconds=time.monotonic() - started)
         state = State(computes=computes or 1, data_plane=data_plane)
-        return _up_locked(cfg, state, started, report)
+        return _up_locked(cfg, state, object_storage, started, report)
 
 
-def _up_locked(cfg: DevcloudConfig, state: State, started: float, report: Reporter) -> UpResult:
-    busy = [f"{name}:{port}" for name, port in PORTS.items() if process.tcp_open(HOST, port, 0.3)]
+def _up_locked(
+    cfg: DevcloudConfig, state: State, object_storage: bool, started: float, report: Reporter
+) -> UpResult:
+    ports = {**PORTS, **(SWIFT_PORTS if object_storage else {})}
+    busy = [f"{name}:{port}" for name, port in ports.items() if process.tcp_open(HOST, port, 0.3)]
     if busy:
         raise DevcloudError(
             f"ports in use by something else ({', '.join(busy)}): stop it, or the other devcloud"
             " (`sparkstack devcloud down` with its SPARKSTACK_DEVCLOUD_DIR)"
         )
+    swift_seconds = None
     try:
+        swift.mark_disabled(cfg)  # a fresh devcloud has Swift only when asked again
         _start_all(cfg, state, report)
+        if object_storage:
+            swift_started = time.monotonic()
+            _start_object_storage(cfg, report)
+            swift_seconds = time.monotonic() - swift_started
     except BaseException:
         down(cfg)
         raise
     return UpResult(
-        False, time.monotonic() - started, state.computes, state.data_plane, cfg.clouds_yaml
+        False,
+        time.monotonic() - started,
+        state.computes,
+        state.data_plane,
+        cfg.clouds_yaml,
+        object_storage=object_storage,
+        object_storage_seconds=swift_seconds,
     )
 
 
@@ -247,7 +282,12 @@ def _already_running(cfg: DevcloudConfig, started: float) -> UpResult:
         )
     state = State.read(cfg) or State(1, False)
     return UpResult(
-        True, time.monotonic() - started, state.computes, state.data_plane, cfg.clouds_yaml
+        True,
+        time.monotonic() - started,
+        state.computes,
+        state.data_plane,
+        cfg.clouds_yaml,
+        object_storage=swift.enabled(cfg),
     )
 
 
@@ -357,7 +397,95 @@ def _add_computes(cfg: DevcloudConfig, count: int, started: float, report: Repor
         cfg.clouds_yaml,
         computes_added=len(added),
         computes_requested=count,
+        object_storage=swift.enabled(cfg),
     )
+
+
+def _add_object_storage(cfg: DevcloudConfig, result: UpResult, report: Reporter) -> UpResult:
+    """Start Swift on a healthy running devcloud; on failure stop what of it started, so the
+    devcloud is left as it was (without Swift)."""
+    started = time.monotonic()
+    busy = [
+        f"{service.name}:{SWIFT_PORTS[service.name]}"
+        for service in swift.services(cfg)
+        if service.pid(cfg) is None and process.tcp_open(HOST, SWIFT_PORTS[service.name], 0.3)
+    ]
+    if busy:
+        raise DevcloudError(
+            f"Swift's ports are in use by something else ({', '.join(busy)}): stop it first"
+        )
+    try:
+        _start_object_storage(cfg, report)
+    except BaseException:
+        services = swift.services(cfg)
+        process.stop_groups([pid for s in services if (pid := s.pid(cfg)) is not None])
+        for service in services:
+            service.pid_file(cfg).unlink(missing_ok=True)
+        swift.mark_disabled(cfg)
+        raise
+    return replace(result, object_storage=True, object_storage_seconds=time.monotonic() - started)
+
+
+def _start_object_storage(cfg: DevcloudConfig, report: Reporter) -> None:
+    """Swift's configs, its rings (built once), memcached and the four servers, and its
+    endpoints in the catalog (registered while the servers start). It is recorded as part of
+    the devcloud before anything starts, so that ``status`` and ``down`` know it."""
+    services = swift.services(cfg)
+    with Phase(report, "up", total=3, text="devcloud: object storage (Swift)") as phase:
+        swift.mark_enabled(cfg)
+        swift.write_configs(cfg)
+        _build_rings(cfg)
+        phase.advance("configs and rings")
+        for service in services:
+            if service.pid(cfg) is None:  # else a leftover of an interrupted add runs
+                service.start(cfg)
+        with ThreadPoolExecutor(max_workers=1) as side:
+            catalog = side.submit(_bootstrap_object_storage, cfg)
+            for service in services:
+                _wait_healthy(cfg, service, timeout=60)
+            phase.advance(f"{', '.join(s.name for s in services)} healthy")
+            catalog.result()
+        phase.advance(f"catalog: object-store and s3 at {swift.proxy_url(cfg)}")
+
+
+def _build_rings(cfg: DevcloudConfig) -> None:
+    """The account, container and object rings, each once (in parallel: ~1 s each)."""
+
+    def build(server: str) -> None:
+        for leftover in (cfg.swift_etc / f"{server}.builder", cfg.swift_etc / "backups"):
+            if leftover.is_dir():  # an interrupted earlier build: start it over
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+        create, add, rebalance = swift.ring_commands(cfg, server)
+        _run(cfg, "swift-rings", create)
+        _run(cfg, "swift-rings", add)
+        # exit status 1 is a warning (e.g. about balance with one device); the ring is written
+        _run(cfg, "swift-rings", rebalance, ok_codes=(0, 1))
+        if not swift.ring_file(cfg, server).exists():
+            raise DevcloudError(
+                f"the {server} ring was not written (log {cfg.logs}/swift-rings.log)"
+            )
+
+    missing = swift.missing_rings(cfg)
+    if missing:
+        with ThreadPoolExecutor(max_workers=len(missing)) as pool:
+            for future in [pool.submit(build, server) for server in missing]:
+                future.result()
+
+
+def _bootstrap_object_storage(cfg: DevcloudConfig) -> None:
+    """Register Swift's endpoints (server/bootstrap.py's object-storage phase)."""
+    urls = swift.catalog_urls(cfg)
+    env = {
+        "SSDC_ADMIN_CLOUD": ADMIN_CLOUD,
+        "SSDC_OBJECT_STORE_URL": urls["object-store"],
+        "SSDC_OBJECT_STORE_ADMIN_URL": urls["object-store-admin"],
+        "SSDC_S3_URL": urls["s3"],
+    }
+    # by path, not as ssdc.bootstrap: the ssdc alias is whatever checkout started the devcloud
+    argv = [str(cfg.python), str(SERVER_DIR / "bootstrap.py"), "object-storage"]
+    _run(cfg, "bootstrap-object-storage", argv, extra_env=env)
 
 
 def _prepare_dirs(cfg: DevcloudConfig) -> None:
@@ -633,7 +761,7 @@ def _purge(cfg: DevcloudConfig, keep_venv: bool) -> None:
     if not cfg.data_dir.exists():
         return
     for child in cfg.data_dir.iterdir():
-        if (keep_venv and child == cfg.venv) or child.name == "control.lock":
+        if (keep_venv and child in (cfg.venv, cfg.swift_venv)) or child.name == "control.lock":
             continue
         if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child)

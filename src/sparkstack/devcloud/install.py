@@ -2,6 +2,10 @@
 
 The OpenStack server packages pin old libraries, so they live in their own venv under the data
 dir. A marker file records what was installed; a re-run with the same pins does nothing.
+
+``--object-storage`` adds Swift in a venv of its own (``swift-venv``, with its own marker) and
+memcached (apt): the server venv and its fingerprint stay as they are, so a devcloud without
+Swift installs and starts as fast as before, and adding Swift never reinstalls the rest.
 """
 
 from __future__ import annotations
@@ -45,6 +49,11 @@ SERVER_PACKAGES = (
     "PyMySQL",
     "pyroute2",  # neutron 29 imports it but its wheel does not declare it
 )
+#: Swift's venv: the servers, the proxy's authtoken filter (keystonemiddleware), and boto3 to
+#: check the S3 API with. Versions: swift-constraints.txt, then constraints.txt.
+SWIFT_PACKAGES = ("swift", "keystonemiddleware", "boto3")
+#: s3token's cache of EC2 secrets (see templates/swift-proxy-server.conf.j2)
+SWIFT_APT_PACKAGES = ("memcached",)
 MECH_NAME = "ssdc_bind_any"
 MECH_TARGET = "ssdc.mech:BindAnyMechanismDriver"
 MECH_VERSION = "1.0.0"
@@ -54,14 +63,28 @@ def constraints_text() -> str:
     return resources.files("sparkstack.devcloud").joinpath("constraints.txt").read_text()
 
 
+def swift_constraints_text() -> str:
+    return resources.files("sparkstack.devcloud").joinpath("swift-constraints.txt").read_text()
+
+
 def install_fingerprint() -> str:
     """Changes whenever what ``install`` would put into the venv changes."""
     parts = [constraints_text(), *SERVER_PACKAGES, MECH_NAME, MECH_TARGET, MECH_VERSION]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
+def swift_fingerprint() -> str:
+    """Changes whenever what ``install --object-storage`` puts into Swift's venv changes."""
+    parts = [swift_constraints_text(), constraints_text(), *SWIFT_PACKAGES]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
 def marker(cfg: DevcloudConfig) -> Path:
     return cfg.venv / ".sparkstack-devcloud-installed"
+
+
+def swift_marker(cfg: DevcloudConfig) -> Path:
+    return cfg.swift_venv / ".sparkstack-swift-installed"
 
 
 def is_installed(cfg: DevcloudConfig) -> bool:
@@ -72,29 +95,62 @@ def is_installed(cfg: DevcloudConfig) -> bool:
         return False
 
 
-def install(cfg: DevcloudConfig | None = None, *, report: Reporter = silent) -> None:
-    """Install apt packages when missing and the server venv when out of date."""
+def is_swift_installed(cfg: DevcloudConfig) -> bool:
+    """True when Swift's venv holds exactly what this version of sparkstack installs there and
+    memcached is on this machine."""
+    try:
+        venv_ok = swift_marker(cfg).read_text().strip() == swift_fingerprint()
+    except FileNotFoundError:
+        return False
+    return venv_ok and shutil.which("memcached", path=MEMCACHED_PATH) is not None
+
+
+MEMCACHED_PATH = "/usr/bin:/usr/local/bin"
+
+
+def install(
+    cfg: DevcloudConfig | None = None,
+    *,
+    object_storage: bool = False,
+    report: Reporter = silent,
+) -> None:
+    """Install apt packages when missing and the server venv when out of date; with
+    ``object_storage`` also memcached and Swift's venv."""
     cfg = cfg or DevcloudConfig.load()
     if os.geteuid() != 0:
         raise DevcloudError(
             "devcloud install needs root (apt packages, namespaces): run it as root"
         )
-    with Phase(report, "install", total=3, text="devcloud install") as phase:
-        missing = missing_apt_packages()
+    total = 3 + (2 if object_storage else 0)
+    with Phase(report, "install", total=total, text="devcloud install") as phase:
+        wanted = [*APT_PACKAGES, *(SWIFT_APT_PACKAGES if object_storage else ())]
+        missing = missing_apt_packages(wanted)
         if missing:
             phase.message(f"apt-get install {' '.join(missing)}")
             apt_install(missing, cfg.data_dir / "install-apt.log")
         phase.advance("apt packages present")
         if is_installed(cfg):
             phase.advance("server venv up to date", by=2)
+        else:
+            check_pypi()
+            make_venv(cfg)
+            phase.advance(f"venv {cfg.venv}")
+            phase.message("pip install keystone nova neutron glance placement (about a minute)")
+            pip_install(cfg)
+            marker(cfg).write_text(install_fingerprint() + "\n")
+            phase.advance("server packages installed")
+        if not object_storage:
+            return
+        if is_swift_installed(cfg):
+            phase.advance("Swift venv up to date", by=2)
             return
         check_pypi()
-        make_venv(cfg)
-        phase.advance(f"venv {cfg.venv}")
-        phase.message("pip install keystone nova neutron glance placement (about a minute)")
-        pip_install(cfg)
-        marker(cfg).write_text(install_fingerprint() + "\n")
-        phase.advance("server packages installed")
+        make_venv(cfg, cfg.swift_venv)
+        phase.advance(f"venv {cfg.swift_venv}")
+        phase.message("pip install swift keystonemiddleware boto3 (about 15 s)")
+        pip_install_swift(cfg)
+        swift_marker(cfg).write_text(swift_fingerprint() + "\n")
+        phase.advance("Swift installed")
 
 
 DPKG_FORMAT = "${Package}\\t${db:Status-Status}\\n"
@@ -163,15 +219,17 @@ def check_pypi() -> None:
         ) from exc
 
 
-def make_venv(cfg: DevcloudConfig) -> None:
-    if not cfg.python.exists():
+def make_venv(cfg: DevcloudConfig, venv: Path | None = None) -> None:
+    """Create ``venv`` (default: the server venv) unless it has a python already."""
+    venv = venv or cfg.venv
+    if not (venv / "bin" / "python").exists():
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         base = getattr(sys, "_base_executable", sys.executable)
         run_logged(
-            [base, "-m", "venv", str(cfg.venv)],
+            [base, "-m", "venv", str(venv)],
             cfg.data_dir / "install-pip.log",
             None,
-            "could not create the server virtualenv (is python3-venv installed?)",
+            f"could not create the virtualenv {venv} (is python3-venv installed?)",
         )
 
 
@@ -205,6 +263,25 @@ def pip_install(cfg: DevcloudConfig) -> None:
         )
 
 
+def pip_install_swift(cfg: DevcloudConfig) -> None:
+    """Swift and what its proxy and the S3 check need, pinned by both constraints files."""
+    log = cfg.data_dir / "install-pip.log"
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    pip = [str(cfg.swift_venv / "bin" / "python"), "-m", "pip", "install", "-q"]
+    run_logged([*pip, "-U", "pip", "wheel"], log, env, "could not update pip in Swift's venv")
+    with tempfile.TemporaryDirectory(prefix="ssdc-") as tmp:
+        server_pins = Path(tmp) / "constraints.txt"
+        server_pins.write_text(constraints_text())
+        swift_pins = Path(tmp) / "swift-constraints.txt"
+        swift_pins.write_text(swift_constraints_text())
+        run_logged(
+            [*pip, "-c", str(swift_pins), "-c", str(server_pins), *SWIFT_PACKAGES],
+            log,
+            env,
+            "pip could not install Swift",
+        )
+
+
 def run_logged(argv: list[str], log: Path, env: dict[str, str] | None, what: str) -> None:
     """Run a command, appending its output to ``log``; on failure one line naming the cause."""
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -231,5 +308,6 @@ def last_error_line(output: str) -> str:
 
 
 def remove_venv(cfg: DevcloudConfig) -> None:
-    """Delete the server venv (``down --purge-install``)."""
+    """Delete the server venv and Swift's (``down --purge-install``)."""
     shutil.rmtree(cfg.venv, ignore_errors=True)
+    shutil.rmtree(cfg.swift_venv, ignore_errors=True)

@@ -3,11 +3,14 @@
 ``python -m ssdc.bootstrap identity``: projects, users, roles and the service catalog.
 ``python -m ssdc.bootstrap resources``: computes discovered, flavors, image, networks, quotas.
 ``python -m ssdc.bootstrap computes``: computes discovered only (computes added to a running cloud).
+``python -m ssdc.bootstrap object-storage``: Swift's ``object-store`` and ``s3`` endpoints and the
+ResellerAdmin role (``up --object-storage``); endpoints of an old URL are replaced.
 
 Configuration comes from the environment so that no password appears on a command line:
 OS_CLIENT_CONFIG_FILE, SSDC_ADMIN_CLOUD, SSDC_SERVICE_USER, SSDC_SERVICE_PASSWORD,
 SSDC_DEMO_PASSWORD, SSDC_ENDPOINTS (``type=url,...``), SSDC_COMPUTES, SSDC_COMPUTE_HOSTS (names,
-optional), SSDC_SINCE (optional), SSDC_DISCOVER (a command).
+optional), SSDC_SINCE (optional), SSDC_DISCOVER (a command); for object-storage
+SSDC_OBJECT_STORE_URL, SSDC_OBJECT_STORE_ADMIN_URL and SSDC_S3_URL.
 """
 
 from __future__ import annotations
@@ -240,6 +243,41 @@ def quotas(conn: Any, demo: Any) -> None:
     log("quotas for demo")
 
 
+def ensure_endpoints(conn: Any, service_type: str, name: str, urls: dict[str, str]) -> None:
+    """Service ``service_type`` with exactly these URLs per interface in RegionOne."""
+    idm = conn.identity
+    service = next(iter(idm.services(type=service_type)), None) or idm.create_service(
+        name=name, type=service_type, is_enabled=True
+    )
+    have = {endpoint.interface: endpoint for endpoint in idm.endpoints(service_id=service.id)}
+    for interface, url in urls.items():
+        old = have.get(interface)
+        if old is not None and old.url != url:
+            idm.delete_endpoint(old)
+            old = None
+        if old is None:
+            idm.create_endpoint(
+                service_id=service.id, interface=interface, url=url, region_id="RegionOne"
+            )
+
+
+def object_storage(conn: Any) -> None:
+    """Swift in the catalog: the Swift API as ``object-store``, the S3 API as ``s3``."""
+    swift = os.environ["SSDC_OBJECT_STORE_URL"]
+    ensure_endpoints(
+        conn,
+        "object-store",
+        "swift",
+        {"public": swift, "internal": swift, "admin": os.environ["SSDC_OBJECT_STORE_ADMIN_URL"]},
+    )
+    s3 = os.environ["SSDC_S3_URL"]
+    ensure_endpoints(conn, "s3", "swift-s3", {"public": s3, "internal": s3, "admin": s3})
+    # keystoneauth's reseller_admin_role: may act on every project's account
+    if conn.identity.find_role("ResellerAdmin") is None:
+        conn.identity.create_role(name="ResellerAdmin")
+    log(f"object storage: object-store {swift}, s3 {s3}")
+
+
 def resources(conn: Any) -> None:
     computes(conn)
     flavors_and_image(conn)
@@ -250,10 +288,16 @@ def resources(conn: Any) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("phase", choices=["identity", "resources", "computes"])
+    phases: dict[str, Callable[[Any], None]] = {
+        "identity": identity,
+        "resources": resources,
+        "computes": computes,
+        "object-storage": object_storage,
+    }
+    parser.add_argument("phase", choices=list(phases))
     args = parser.parse_args()
     conn = openstack.connect(cloud=os.environ["SSDC_ADMIN_CLOUD"])
-    {"identity": identity, "resources": resources, "computes": computes}[args.phase](conn)
+    phases[args.phase](conn)
     return 0
 
 
