@@ -58,6 +58,8 @@ WORKER_UI_PORT = 8081
 DRIVER_PORT = 7100
 BLOCK_MANAGER_PORT = 7120
 PORT_RETRIES = 16
+#: How long a failed start waits for the other workers that may die of the same settings.
+LATE_DEATH_SECONDS = 5.0
 #: When a user sets one of those to 0 (any port), all that is left is the ephemeral range.
 EPHEMERAL = (32768, 60999)
 
@@ -402,7 +404,26 @@ class SparkStandalone(TarballService):
                 return one
 
             await _all_or_errors(masters, starter(Role.SPARK_MASTER))
-            await _all_or_errors(workers, starter(Role.SPARK_WORKER))
+            try:
+                await _all_or_errors(workers, starter(Role.SPARK_WORKER))
+            except ServiceError as failed:
+                raise await self._late_deaths(dep, workers, failed) from None
+
+    async def _late_deaths(
+        self, dep: Deployment, workers: list[Host], failed: ServiceError
+    ) -> ServiceError:
+        """Workers started with the same settings may die a moment after their start script
+        has returned (a loaded machine): wait a little, so that one error names them all."""
+        await asyncio.sleep(LATE_DEATH_SECONDS)
+        others = [h for h in workers if h.name not in str(failed)]
+        states = await each(others, lambda h: self.ctl(dep, h, Role.SPARK_WORKER, "status"))
+        dead = [h for h in others if states[h.name] != "running"]
+        if not dead:
+            return failed
+        logs = await each(dead, lambda h: self.ctl(dep, h, Role.SPARK_WORKER, "logs", "20"))
+        details = "\n".join(f"--- {h.name}:\n{indent(logs[h.name])}" for h in dead)
+        names = ", ".join(h.name for h in dead)
+        return ServiceError(f"{failed}\nstopped since, with the same settings: {names}\n{details}")
 
     async def stop(self, dep: Deployment) -> None:
         """Workers first, so that no master sees them vanish as a failure."""
