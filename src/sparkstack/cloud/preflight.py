@@ -165,15 +165,23 @@ def existing_resources(cloud: Cloud, cluster: str) -> list[str]:
     return [kind for kind, present in found.items() if present]
 
 
-def _lookups(cloud: Cloud, spec: ClusterSpec, project_id: str) -> dict[str, Any]:
+def _shape_calls(cloud: Cloud) -> dict[str, Callable[[], Any]]:
+    """The lookups every check of a cluster's shape needs: images, flavors, networks, quotas."""
     conn = cloud.conn
-    calls: dict[str, Callable[[], Any]] = {
-        "existing cluster": lambda: existing_resources(cloud, spec.name),
+    return {
         "images": lambda: list(conn.image.images()),
         "flavors": lambda: list(conn.compute.flavors(details=True)),
         "networks": lambda: list(conn.network.networks()),
         "compute quota": lambda: _compute_usage(cloud),
-        "network quota": lambda: _network_usage(cloud, project_id),
+        "network quota": lambda: _network_usage(cloud, cloud.project_id),
+    }
+
+
+def _lookups(cloud: Cloud, spec: ClusterSpec) -> dict[str, Any]:
+    conn = cloud.conn
+    calls: dict[str, Callable[[], Any]] = {
+        "existing cluster": lambda: existing_resources(cloud, spec.name),
+        **_shape_calls(cloud),
     }
     if spec.key.keypair:
         calls["keypairs"] = lambda: list(conn.compute.keypairs())
@@ -260,18 +268,23 @@ def _resolve_groups(
     return images, flavors
 
 
+def _needs(
+    found: dict[str, Any], needs: dict[str, int], usage_extra: dict[str, int] | None = None
+) -> list[Need]:
+    """Each resource's need against the project's limit and use (plus ``usage_extra``)."""
+    usage = {**found["compute quota"], **found["network quota"]}
+    extra = usage_extra or {}
+    return [
+        Need(resource, need, usage[resource][0], usage[resource][1] + extra.get(resource, 0))
+        for resource, need in needs.items()
+        if resource in usage
+    ]
+
+
 def _quota_problems(
     found: dict[str, Any], needs: dict[str, int], usage_extra: dict[str, int] | None = None
 ) -> list[str]:
-    usage = {**found["compute quota"], **found["network quota"]}
-    lines = []
-    for resource, need in needs.items():
-        if resource in usage:
-            limit, used = usage[resource]
-            extra = (usage_extra or {}).get(resource, 0)
-            line = Need(resource, need, limit, used + extra).problem()
-            lines.extend([line] if line else [])
-    return lines
+    return [line for n in _needs(found, needs, usage_extra) if (line := n.problem())]
 
 
 def quota_check(
@@ -279,23 +292,13 @@ def quota_check(
 ) -> tuple[list[Need], list[str]]:
     """What a launch of ``groups`` would take from each quota, against what the project has
     left; and the names that could not be resolved (images, flavors). Creates nothing."""
-    conn = cloud.conn
-    found: dict[str, Any] = concurrently(
-        {
-            "images": lambda: list(conn.image.images()),
-            "flavors": lambda: list(conn.compute.flavors(details=True)),
-            "compute quota": lambda: _compute_usage(cloud),
-            "network quota": lambda: _network_usage(cloud, cloud.project_id),
-        },
-        "quota",
-    )
+    found: dict[str, Any] = concurrently(_shape_calls(cloud), "quota")
     problems: list[str] = []
     _images, flavors = _resolve_groups(spec, groups, found, problems)
     if len(flavors) != len(groups):
         return [], problems
-    usage = {**found["compute quota"], **found["network quota"]}
     needs = quota_needs(spec, groups, flavors, rules, spec.network.create)
-    return [Need(r, n, *usage[r]) for r, n in needs.items() if r in usage], problems
+    return _needs(found, needs), problems
 
 
 def run_add_preflight(
@@ -304,17 +307,7 @@ def run_add_preflight(
     """Check what adding ``groups`` to the running cluster of ``spec`` needs (images, flavors,
     quota, the floating-IP pool when they get addresses); ``members`` is how many servers the
     cluster's server group holds already."""
-    conn = cloud.conn
-    found: dict[str, Any] = concurrently(
-        {
-            "images": lambda: list(conn.image.images()),
-            "flavors": lambda: list(conn.compute.flavors(details=True)),
-            "networks": lambda: list(conn.network.networks()),
-            "compute quota": lambda: _compute_usage(cloud),
-            "network quota": lambda: _network_usage(cloud, cloud.project_id),
-        },
-        "preflight",
-    )
+    found: dict[str, Any] = concurrently(_shape_calls(cloud), "preflight")
     problems: list[str] = []
     images, flavors = _resolve_groups(spec, groups, found, problems)
     addressed = spec.use_floating_ips and any(g.floating_ip for g in groups)
@@ -335,7 +328,7 @@ def run_preflight(cloud: Cloud, spec: ClusterSpec, groups: list[GroupRequest], r
     ``rules`` is how many security-group rules the cluster's group will hold (for the quota).
     """
     project_id = cloud.project_id
-    found = _lookups(cloud, spec, project_id)
+    found = _lookups(cloud, spec)
     if found["existing cluster"]:
         raise PreflightError(
             [
