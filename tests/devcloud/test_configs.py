@@ -11,7 +11,12 @@ import pytest
 import yaml
 
 from sparkstack.devcloud import object_storage
-from sparkstack.devcloud.config import SWIFT_PORTS, DevcloudConfig
+from sparkstack.devcloud.config import (
+    PUBLIC_HOST,
+    SWIFT_PORTS,
+    DevcloudConfig,
+    tenant_reachable_ports,
+)
 from sparkstack.devcloud.configs import (
     compute_config,
     compute_state_dir,
@@ -20,6 +25,7 @@ from sparkstack.devcloud.configs import (
 )
 from sparkstack.devcloud.control import services_of
 from sparkstack.devcloud.install import install_fingerprint
+from sparkstack.devcloud.server import net
 from sparkstack.devcloud.services import all_services
 
 install = importlib.import_module("sparkstack.devcloud.install")  # the package exports a function
@@ -178,3 +184,13 @@ def test_swift_services_only_when_asked_and_the_server_venv_untouched(tmp_path: 
     assert add[add.index("--ip") + 1] == "127.0.0.1" and add[add.index("--port") + 1] == "6200"
     assert rebalance[-1] == "rebalance"
     assert object_storage.missing_rings(cfg) == ["account", "container", "object"]
+
+
+def test_public_endpoints_are_the_external_gateway_only_on_the_data_plane(tmp_path: Path) -> None:
+    cfg = DevcloudConfig(data_dir=tmp_path)
+    assert net.EX_ADDRESS.split("/")[0] == PUBLIC_HOST
+    assert cfg.public_url("keystone", data_plane=True) == f"http://{PUBLIC_HOST}:5000"
+    assert cfg.public_url("keystone", data_plane=False) == cfg.url("keystone")
+    assert cfg.public_url("glance", data_plane=True) == cfg.url("glance")  # servers need not
+    assert 3306 not in tenant_reachable_ports()
+    assert tenant_reachable_ports() == [5000, 8090, 8774, 9696]

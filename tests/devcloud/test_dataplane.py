@@ -24,6 +24,7 @@ import asyncssh
 import pytest
 
 from sparkstack.devcloud import DevcloudConfig
+from sparkstack.devcloud.config import PORTS
 from sparkstack.devcloud.server import hosts, net
 from sparkstack.devcloud.testhosts import host_keys_from_console
 
@@ -209,6 +210,20 @@ def test_fixed_ips_unreachable_from_root_namespace(bed: Bed) -> None:
     for ip in bed.ips:
         assert _tcp(ip, 22) != "open"
     assert _tcp(bed.fip, 22) == "open"
+
+
+def test_servers_reach_the_public_apis_and_nothing_else_of_this_machine(bed: Bed) -> None:
+    """As on a real cloud, a server reaches the catalog's public endpoints through its router
+    (an s3a executor, a cluster's reaper); the rest of this machine's loopback stays closed."""
+    urls = [bed.conn.endpoint_for(kind) for kind in ("identity", "compute", "network")]
+    for url in urls:
+        assert not url.startswith("http://127."), url
+        code = bed.ssh(1, f"curl -s -m 5 -o /dev/null -w %{{http_code}} {shlex.quote(url)} || :")
+        assert code in {"200", "300", "401"}, (url, code)  # an answer of the API itself
+    gateway = urls[0].split("//")[1].split(":")[0]
+    assert _banner(bed, 1, gateway, PORTS["mariadb"]) == ""  # loopback-only: not forwarded
+    assert _banner(bed, 1, "127.0.0.1", PORTS["mariadb"]) == ""  # the server's own loopback
+    assert _tcp(gateway, PORTS["keystone"]) == "open"  # this machine's clients, the same URL
 
 
 def test_members_and_hairpin(bed: Bed) -> None:

@@ -43,6 +43,12 @@ SWIFT_PORTS = {
     "swift-account": 6202,
     "memcached": 11211,
 }
+#: The external network's gateway, this machine's address on the data plane's external bridge
+#: (server/net.py EX_ADDRESS): where servers reach the APIs below through their router.
+PUBLIC_HOST = "198.19.0.1"
+#: The APIs servers need (s3a executors: object storage; a cluster's reaper: identity, compute,
+#: network). On the data plane their public endpoints are at PUBLIC_HOST, as on a real cloud.
+TENANT_REACHABLE = ("keystone", "nova-api", "neutron-api", "swift-proxy")
 #: ``swift_hash`` salts Swift's object paths: it must never change while objects are stored
 PASSWORD_NAMES = ("db", "rabbit", "admin", "demo", "service", "swift_hash")
 CLOUD = "devcloud"
@@ -172,7 +178,22 @@ class DevcloudConfig:
 
     def url(self, service: str) -> str:
         """Base URL of an API service on loopback."""
-        return f"http://{HOST}:{PORTS.get(service) or SWIFT_PORTS[service]}"
+        return f"http://{HOST}:{port_of(service)}"
+
+    def public_url(self, service: str, data_plane: bool) -> str:
+        """Base URL of an API's public endpoint: where servers reach it, on the data plane."""
+        if data_plane and service in TENANT_REACHABLE:
+            return f"http://{PUBLIC_HOST}:{port_of(service)}"
+        return self.url(service)
+
+
+def port_of(service: str) -> int:
+    return PORTS.get(service) or SWIFT_PORTS[service]
+
+
+def tenant_reachable_ports() -> list[int]:
+    """The ports the data plane forwards from the external network to loopback."""
+    return sorted(port_of(service) for service in TENANT_REACHABLE)
 
 
 def write_private(path: Path, text: str) -> None:

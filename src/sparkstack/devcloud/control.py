@@ -10,7 +10,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
@@ -27,6 +27,7 @@ from sparkstack.devcloud.config import (
     SERVICE_USER,
     SWIFT_PORTS,
     DevcloudConfig,
+    tenant_reachable_ports,
     write_private,
 )
 from sparkstack.devcloud.configs import (
@@ -305,6 +306,9 @@ def _start_all(cfg: DevcloudConfig, state: State, report: Reporter) -> None:
         _wait_healthy(cfg, infrastructure(cfg)[0])
         _create_databases(cfg)
         phase.advance("mariadb")
+        if state.data_plane:  # before the catalog names the gateway: bootstrap goes through it
+            _net().setup_external()
+            _net().expose_apis(tenant_reachable_ports())
         # Schemas already migrated by this very install need no sync (saves ~20 s of CPU).
         synced = (
             not new_db
@@ -324,14 +328,15 @@ def _start_all(cfg: DevcloudConfig, state: State, report: Reporter) -> None:
             _wait_healthy(cfg, by_name["keystone"])
             if not synced:
                 _bootstrap(cfg, "identity", state)
+            elif _registered_catalog(cfg) != _catalog_env(cfg, state.data_plane):
+                _bootstrap(cfg, "catalog", state)  # public URLs of the other data plane mode
+            _catalog_stamp(cfg).write_text(_catalog_env(cfg, state.data_plane))
             phase.advance("keystone and identity")
             for name, future in starts.items():
                 future.result()
                 phase.message(f"{name} schema ready, started")
         _schema_stamp(cfg).write_text(install_fingerprint())
         phase.advance("schemas ready, APIs starting")
-        if state.data_plane:
-            _net().setup_external()
         api = apis(cfg)
         later = [api[n] for n in ("placement", "glance", "neutron-api", "nova-api")]
         daemons = [by_name["nova-conductor"], by_name["nova-scheduler"]]
@@ -476,12 +481,15 @@ def _build_rings(cfg: DevcloudConfig) -> None:
 
 def _bootstrap_object_storage(cfg: DevcloudConfig) -> None:
     """Register Swift's endpoints (server/bootstrap.py's object-storage phase)."""
-    urls = swift.catalog_urls(cfg)
+    state = State.read(cfg) or State(1, False)
+    urls = swift.catalog_urls(cfg, cfg.public_url("swift-proxy", state.data_plane))
     env = {
         "SSDC_ADMIN_CLOUD": ADMIN_CLOUD,
         "SSDC_OBJECT_STORE_URL": urls["object-store"],
+        "SSDC_OBJECT_STORE_INTERNAL_URL": urls["object-store-internal"],
         "SSDC_OBJECT_STORE_ADMIN_URL": urls["object-store-admin"],
         "SSDC_S3_URL": urls["s3"],
+        "SSDC_S3_INTERNAL_URL": urls["s3-internal"],
     }
     # by path, not as ssdc.bootstrap: the ssdc alias is whatever checkout started the devcloud
     argv = [str(cfg.python), str(SERVER_DIR / "bootstrap.py"), "object-storage"]
@@ -641,12 +649,6 @@ def _bootstrap(
     ``since``: when they were started (older heartbeats are a previous run's).
     """
     pw = cfg.passwords()
-    endpoints = {
-        "compute": f"{cfg.url('nova-api')}/v2.1",
-        "placement": cfg.url("placement"),
-        "network": cfg.url("neutron-api"),
-        "image": cfg.url("glance"),
-    }
     discover = _manage(
         cfg, "nova-manage", "nova/nova.conf", "cell_v2", "discover_hosts", "--verbose"
     )
@@ -657,13 +659,50 @@ def _bootstrap(
         "SSDC_SERVICE_USER": SERVICE_USER,
         "SSDC_SERVICE_PASSWORD": pw["service"],
         "SSDC_DEMO_PASSWORD": pw["demo"],
-        "SSDC_ENDPOINTS": ",".join(f"{k}={v}" for k, v in endpoints.items()),
+        **_catalog(cfg, state.data_plane),
         "SSDC_COMPUTES": str(state.computes),
         "SSDC_COMPUTE_HOSTS": " ".join(hosts),
         "SSDC_SINCE": "" if since is None else f"{since:.0f}",
         "SSDC_DISCOVER": " ".join(discover),
     }
     _run(cfg, f"bootstrap-{phase}", [str(cfg.python), "-m", "ssdc.bootstrap", phase], extra_env=env)
+
+
+_CATALOG = {  # service type: (devcloud service, path)
+    "identity": ("keystone", ""),
+    "compute": ("nova-api", "/v2.1"),
+    "placement": ("placement", ""),
+    "network": ("neutron-api", ""),
+    "image": ("glance", ""),
+}
+
+
+def _catalog(cfg: DevcloudConfig, data_plane: bool) -> dict[str, str]:
+    """The catalog's URLs as bootstrap.py takes them: loopback, and the public ones."""
+
+    def urls(url: Callable[[str], str]) -> str:
+        return ",".join(f"{kind}={url(name)}{path}" for kind, (name, path) in _CATALOG.items())
+
+    return {
+        "SSDC_ENDPOINTS": urls(cfg.url),
+        "SSDC_PUBLIC_ENDPOINTS": urls(lambda name: cfg.public_url(name, data_plane)),
+    }
+
+
+def _catalog_env(cfg: DevcloudConfig, data_plane: bool) -> str:
+    return json.dumps(_catalog(cfg, data_plane), sort_keys=True)
+
+
+def _catalog_stamp(cfg: DevcloudConfig) -> Path:
+    """The catalog the identity bootstrap last registered (changes with the data plane mode)."""
+    return cfg.lib / "catalog.json"
+
+
+def _registered_catalog(cfg: DevcloudConfig) -> str:
+    try:
+        return _catalog_stamp(cfg).read_text()
+    except FileNotFoundError:
+        return ""
 
 
 def _run(

@@ -5,7 +5,8 @@ device and one replica under ``lib/swift/node``, and a proxy that speaks the Swi
 (Keystone tokens: authtoken + keystoneauth) and the S3 API (s3api + s3token: Keystone EC2
 credentials, their secrets cached in memcached). All on 127.0.0.1. The catalog gets
 ``object-store`` (the Swift API) and ``s3`` (the proxy's root, for S3 clients; SigV4 region
-RegionOne, path-style addressing).
+RegionOne, path-style addressing); on the data plane their public endpoints are at the external
+gateway, which the data plane forwards to the proxy (server/net.py ``expose_apis``).
 
 What is pure lives here (tests render it without a running service); ``control`` starts it.
 """
@@ -31,14 +32,18 @@ def proxy_url(cfg: DevcloudConfig) -> str:
     return cfg.url("swift-proxy")
 
 
-def catalog_urls(cfg: DevcloudConfig) -> dict[str, str]:
+def catalog_urls(cfg: DevcloudConfig, public: str | None = None) -> dict[str, str]:
     """What ``bootstrap object-storage`` registers: the Swift API per project (keystone fills in
-    the project), the proxy's own root for admin, and the S3 endpoint."""
+    the project), the proxy's own root for admin, and the S3 endpoint. ``public``: the proxy's
+    root as the public endpoints give it (default: loopback), internal ones stay on loopback."""
     root = proxy_url(cfg)
+    front = public or root
     return {
-        "object-store": f"{root}/v1/AUTH_%(project_id)s",
+        "object-store": f"{front}/v1/AUTH_%(project_id)s",
+        "object-store-internal": f"{root}/v1/AUTH_%(project_id)s",
         "object-store-admin": f"{root}/v1",
-        "s3": root,
+        "s3": front,
+        "s3-internal": root,
     }
 
 

@@ -1,6 +1,7 @@
 """Fill a fresh devcloud with what a user expects of a cloud; idempotent, openstacksdk as admin.
 
 ``python -m ssdc.bootstrap identity``: projects, users, roles and the service catalog.
+``python -m ssdc.bootstrap catalog``: the service catalog only (its public URLs changed).
 ``python -m ssdc.bootstrap resources``: computes discovered, flavors, image, networks, quotas.
 ``python -m ssdc.bootstrap computes``: computes discovered only (computes added to a running cloud).
 ``python -m ssdc.bootstrap object-storage``: Swift's ``object-store`` and ``s3`` endpoints and the
@@ -8,9 +9,10 @@ ResellerAdmin role (``up --object-storage``); endpoints of an old URL are replac
 
 Configuration comes from the environment so that no password appears on a command line:
 OS_CLIENT_CONFIG_FILE, SSDC_ADMIN_CLOUD, SSDC_SERVICE_USER, SSDC_SERVICE_PASSWORD,
-SSDC_DEMO_PASSWORD, SSDC_ENDPOINTS (``type=url,...``), SSDC_COMPUTES, SSDC_COMPUTE_HOSTS (names,
-optional), SSDC_SINCE (optional), SSDC_DISCOVER (a command); for object-storage
-SSDC_OBJECT_STORE_URL, SSDC_OBJECT_STORE_ADMIN_URL and SSDC_S3_URL.
+SSDC_DEMO_PASSWORD, SSDC_ENDPOINTS and SSDC_PUBLIC_ENDPOINTS (``type=url,...``), SSDC_COMPUTES,
+SSDC_COMPUTE_HOSTS (names, optional), SSDC_SINCE (optional), SSDC_DISCOVER (a command); for
+object-storage SSDC_OBJECT_STORE_URL, SSDC_S3_URL (public), SSDC_OBJECT_STORE_INTERNAL_URL,
+SSDC_S3_INTERNAL_URL and SSDC_OBJECT_STORE_ADMIN_URL.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 import openstack
 
 SERVICE_NAMES = {
+    "identity": "keystone",
     "compute": "nova",
     "placement": "placement",
     "network": "neutron",
@@ -76,18 +79,19 @@ def identity(conn: Any) -> None:
             )
         for role in role_names:
             idm.assign_project_role_to_user(projects[project], user, roles[role])
+    catalog(conn)
+    log("identity: projects, users")
+
+
+def catalog(conn: Any) -> None:
+    """Every API's endpoints: internal and admin on loopback, public where SSDC_PUBLIC_ENDPOINTS
+    says (on the data plane, the external network's gateway for what servers must reach)."""
+    public = dict(item.split("=", 1) for item in os.environ["SSDC_PUBLIC_ENDPOINTS"].split(","))
     for item in os.environ["SSDC_ENDPOINTS"].split(","):
         service_type, url = item.split("=", 1)
-        service = next(iter(idm.services(type=service_type)), None) or idm.create_service(
-            name=SERVICE_NAMES[service_type], type=service_type, is_enabled=True
-        )
-        have = {endpoint.interface for endpoint in idm.endpoints(service_id=service.id)}
-        for interface in ("public", "internal", "admin"):
-            if interface not in have:
-                idm.create_endpoint(
-                    service_id=service.id, interface=interface, url=url, region_id="RegionOne"
-                )
-    log("identity: projects, users, catalog")
+        urls = {"public": public.get(service_type, url), "internal": url, "admin": url}
+        ensure_endpoints(conn, service_type, SERVICE_NAMES[service_type], urls)
+    log(f"catalog: public {', '.join(f'{k} {v}' for k, v in public.items())}")
 
 
 def wait(what: str, check: Callable[[], bool], timeout: float = 90, interval: float = 0.5) -> None:
@@ -263,15 +267,19 @@ def ensure_endpoints(conn: Any, service_type: str, name: str, urls: dict[str, st
 
 def object_storage(conn: Any) -> None:
     """Swift in the catalog: the Swift API as ``object-store``, the S3 API as ``s3``."""
-    swift = os.environ["SSDC_OBJECT_STORE_URL"]
+    swift, s3 = os.environ["SSDC_OBJECT_STORE_URL"], os.environ["SSDC_S3_URL"]
     ensure_endpoints(
         conn,
         "object-store",
         "swift",
-        {"public": swift, "internal": swift, "admin": os.environ["SSDC_OBJECT_STORE_ADMIN_URL"]},
+        {
+            "public": swift,
+            "internal": os.environ["SSDC_OBJECT_STORE_INTERNAL_URL"],
+            "admin": os.environ["SSDC_OBJECT_STORE_ADMIN_URL"],
+        },
     )
-    s3 = os.environ["SSDC_S3_URL"]
-    ensure_endpoints(conn, "s3", "swift-s3", {"public": s3, "internal": s3, "admin": s3})
+    inside = os.environ["SSDC_S3_INTERNAL_URL"]
+    ensure_endpoints(conn, "s3", "swift-s3", {"public": s3, "internal": inside, "admin": inside})
     # keystoneauth's reseller_admin_role: may act on every project's account
     if conn.identity.find_role("ResellerAdmin") is None:
         conn.identity.create_role(name="ResellerAdmin")
@@ -290,6 +298,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     phases: dict[str, Callable[[Any], None]] = {
         "identity": identity,
+        "catalog": catalog,
         "resources": resources,
         "computes": computes,
         "object-storage": object_storage,

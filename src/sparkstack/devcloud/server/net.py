@@ -26,6 +26,8 @@ ALLOWED = ipaddress.IPv4Network("198.18.0.0/15")
 EX_BRIDGE = "ssdc-ex"
 EX_ADDRESS = "198.19.0.1/24"
 DEFAULT_HOSTS_DIR = "/tmp/sparkstack-devcloud/hosts"
+#: The root namespace's nft table that forwards tenant traffic to the public APIs (expose_apis)
+API_TABLE = "ssdc-apis"
 _DATAPLANE_NETNS = re.compile(r"^(vm|qrouter)-[0-9a-f-]{36}$")
 _TENANT_BRIDGE = re.compile(r"^brq[0-9a-f-]{11}$")
 
@@ -202,6 +204,34 @@ def setup_external() -> None:
     run("ip", "route", "replace", "unreachable", str(ALLOWED))
 
 
+def expose_apis(ports: list[int]) -> None:
+    """Make the APIs on these loopback ports reachable at the external gateway address, as a
+    cloud's public endpoints are from its servers (through their router) and from its clients.
+
+    Only two paths lead in: packets that arrive on ``ssdc-ex`` (routers' gateway ports and
+    floating IPs, nothing else is on that bridge) and this machine's own connections, both to
+    198.19.0.1 on exactly these ports, DNATed to 127.0.0.1. The address does not listen itself,
+    so the same ports from anywhere else find nothing; ``route_localnet`` on ``ssdc-ex`` only
+    lets the DNATed packets to loopback, and every other packet from the bridge to 127/8 is
+    dropped.
+    """
+    gateway = EX_ADDRESS.split("/")[0]
+    check_allowed(gateway)
+    wanted = ", ".join(str(int(port)) for port in sorted(set(ports)))
+    match = f"ip daddr {gateway} tcp dport {{ {wanted} }} dnat ip to 127.0.0.1"
+    body = (
+        "  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n"
+        f'    iifname "{EX_BRIDGE}" {match}\n  }}\n'
+        "  chain output {\n    type nat hook output priority -100; policy accept;\n"
+        f"    {match}\n  }}\n"
+        "  chain input {\n    type filter hook input priority filter; policy accept;\n"
+        f'    iifname "{EX_BRIDGE}" ip daddr 127.0.0.0/8 ct status dnat accept\n'
+        f'    iifname "{EX_BRIDGE}" ip daddr 127.0.0.0/8 drop\n  }}\n'
+    )
+    run("nft", "-f", "-", input=nft_table("ip", API_TABLE, body))
+    run("sysctl", "-qw", f"net.ipv4.conf.{EX_BRIDGE}.route_localnet=1")
+
+
 def teardown_dataplane(hosts_dir: Path) -> None:
     """Kill remaining hosts by recorded pid, delete every namespace, veth, bridge and route the
     data plane made, and the hosts dir. Idempotent."""
@@ -219,6 +249,7 @@ def teardown_dataplane(hosts_dir: Path) -> None:
                 run("ip", "link", "del", port, check=False)
             run("ip", "link", "del", name, check=False)
     run("ip", "route", "del", "unreachable", str(ALLOWED), check=False)
+    run("nft", "delete", "table", "ip", API_TABLE, check=False)
     if hosts_dir.is_dir():
         for state in sorted(hosts_dir.iterdir()):
             hosts.delete_host(state)
