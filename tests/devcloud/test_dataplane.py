@@ -280,6 +280,38 @@ def test_stop_start_and_reboot_act_on_the_host(bed: Bed) -> None:
     assert len({boot_id, after_start, after_reboot.split()[0]}) == 3  # a new PID 1 each boot
 
 
+def test_a_snapshot_boots_with_the_files_of_its_server(bed: Bed) -> None:
+    """nova createImage packs the server's disk into Glance; a server booted from it has the
+    server's files (as `image bake` needs), while what is not on its disk (/home) is not."""
+    bed.ssh(1, "sudo sh -c 'mkdir -p /opt/baked && echo from-the-snapshot > /opt/baked/file'")
+    image = bed.conn.compute.create_server_image(bed.servers[1], f"{bed.servers[1].name}-snap")
+    image = bed.conn.image.wait_for_status(
+        bed.conn.image.get_image(image), status="active", wait=120
+    )
+    try:
+        assert image.properties.get("ssdc_disk") == "layers"
+        server = bed.conn.compute.create_server(
+            name=f"{bed.servers[0].name[:-2]}-4",
+            image_id=image.id,
+            flavor_id=bed.conn.compute.find_flavor("m1.tiny").id,
+            key_name=bed.servers[1].key_name,
+            networks=[{"uuid": bed.conn.network.find_network("private").id}],
+            security_groups=[{"name": bed.sg.name}],
+        )
+        bed.servers.append(server)  # deleted with the others
+        server = bed.conn.compute.wait_for_server(server, interval=0.3, wait=120)
+        bed.servers[-1] = server
+        bed.ips.append(_fixed_ip(server))
+        console = bed.conn.compute.get_server_console_output(server)["output"]
+        with bed.known_hosts.open("a") as known:
+            known.writelines(f"{bed.ips[-1]} {k}\n" for k in host_keys_from_console(console))
+        index = len(bed.ips) - 1
+        assert bed.ssh(index, "cat /opt/baked/file", wait=30).strip() == "from-the-snapshot"
+        assert bed.ssh(index, "hostname").strip() == server.name
+    finally:
+        bed.conn.image.delete_image(image, ignore_missing=True)
+
+
 def test_delete_leaves_nothing(bed: Bed) -> None:
     ports = [p.id for s in bed.servers for p in bed.admin.network.ports(device_id=s.id)]
     uuids = [s.id for s in bed.servers]

@@ -33,11 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from nova import exception
-from nova.compute import power_state
+from nova.compute import power_state, task_states
+from nova.image import glance
 from nova.virt import fake, hardware
 from oslo_log import log as logging
 
-from . import hosts, net
+from . import disks, hosts, net
 
 LOG = logging.getLogger(__name__)
 BOOT_TIMEOUT = 120.0  # 20+ servers booting at once on 2 cores
@@ -57,6 +58,10 @@ DEFAULT_DENY = net.nft_table(
 
 class DataplaneDriver(fake.FakeDriverWithoutFakeNodes):  # type: ignore[misc]
     """FakeDriver bookkeeping plus a namespace host per server."""
+
+    def __init__(self, virtapi: Any, read_only: bool = False) -> None:
+        super().__init__(virtapi, read_only)
+        self._images = glance.API()
 
     def init_host(self, host: str) -> None:
         super().init_host(host)
@@ -105,7 +110,8 @@ class DataplaneDriver(fake.FakeDriverWithoutFakeNodes):  # type: ignore[misc]
         )
         started = time.monotonic()
         try:
-            cfg = self._wire(instance, image_meta, network_info or [])
+            layers = self._image_layers(context, image_meta)
+            cfg = self._wire(instance, image_meta, network_info or [], layers)
             if power_on:
                 hosts.start_host(cfg, timeout=BOOT_TIMEOUT)
         except Exception:
@@ -114,7 +120,48 @@ class DataplaneDriver(fake.FakeDriverWithoutFakeNodes):  # type: ignore[misc]
             raise
         LOG.info("data plane host up in %.2fs", time.monotonic() - started, instance=instance)
 
-    def _wire(self, instance: Any, image_meta: Any, network_info: Any) -> hosts.HostConfig:
+    def _image_layers(self, context: Any, image_meta: Any) -> list[str]:
+        """The disk layers of a snapshot image (none for a plain image), fetched once."""
+        image_id = getattr(image_meta, "id", None)
+        if not image_id:
+            return []
+        meta = self._images.get(context, image_id)
+        if not disks.is_layered(meta.get("properties") or {}):
+            return []
+        return disks.layers_of(
+            image_id, lambda path: self._images.download(context, image_id, dest_path=str(path))
+        )
+
+    def snapshot(self, context: Any, instance: Any, image_id: str, update_task_state: Any) -> None:
+        """Upload the server's disk, its own layer over its image's, as the image's data; a
+        server booted from it has the files this one had."""
+        if instance.uuid not in self.instances:
+            raise exception.InstanceNotRunning(instance_id=instance.uuid)
+        state = _state_dir(instance.uuid)
+        layers = [state / "upper", *map(Path, hosts.load_config(state).layers)]
+        update_task_state(task_state=task_states.IMAGE_PENDING_UPLOAD)
+        out = disks.cache_dir() / "snapshots" / f"{image_id}.tar"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            disks.pack(layers, out)
+            update_task_state(
+                task_state=task_states.IMAGE_UPLOADING,
+                expected_state=task_states.IMAGE_PENDING_UPLOAD,
+            )
+            metadata = {
+                "disk_format": "raw",
+                "container_format": "bare",
+                "properties": {disks.PROPERTY: disks.LAYERS, "image_location": "snapshot"},
+            }
+            with out.open("rb") as data:
+                self._images.update(context, image_id, metadata, data, purge_props=False)
+        finally:
+            out.unlink(missing_ok=True)
+        LOG.info("snapshot %s: %d layers", image_id, len(layers), instance=instance)
+
+    def _wire(
+        self, instance: Any, image_meta: Any, network_info: Any, layers: list[str]
+    ) -> hosts.HostConfig:
         """Make the server's namespace and NICs; record its metadata and host config."""
         uuid = instance.uuid
         state = _state_dir(uuid)
@@ -174,6 +221,7 @@ class DataplaneDriver(fake.FakeDriverWithoutFakeNodes):  # type: ignore[misc]
             user_data=user_data,
             etc_hosts={hostname: addresses[0]} if addresses else None,
             sshd_delay=_sshd_delay(instance),
+            layers=layers,
         )
         hosts.save_config(cfg)
         return cfg

@@ -4,7 +4,7 @@
 #
 #   host_init.sh STATE_DIR HOSTNAME USER
 #
-# STATE_DIR (written by hosts.py) holds authorized_keys, etc_hosts, optionally cloud-boot.sh
+# STATE_DIR (written by hosts.py) holds authorized_keys, etc_hosts, layers, optionally cloud-boot.sh
 # (users, keys, files from cloud-config: run once before sshd) and user-data-final (a user_data
 # script or runcmd: run once after sshd starts, as cloud-final does). The private disk layers
 # live there too. stdout is the host's console log. Writes STATE_DIR/init-done before sshd starts.
@@ -16,10 +16,15 @@ H="$1" NAME="$2" USER_NAME="$3"
 log() { echo "[host-init $NAME] $*"; }
 clog() { echo "<14>$(date '+%b %e %H:%M:%S') ec2: $*"; }   # cloud-init's syslog-to-console form
 
-# Copy-on-write system dirs over this machine's own (the disk survives a reboot, like a VM's).
+# Copy-on-write system dirs over the image's disk layers (STATE_DIR/layers, top first; none for
+# a plain image) over this machine's own (the disk survives a reboot, like a VM's).
+LAYERS=()
+[ -s "$H/layers" ] && mapfile -t LAYERS < "$H/layers"
 for d in etc usr var opt root srv; do
   mkdir -p "$H/upper/$d" "$H/work/$d"
-  mount -t overlay "ssdc-$d" -o "lowerdir=/$d,upperdir=$H/upper/$d,workdir=$H/work/$d" "/$d"
+  lower=""
+  for layer in "${LAYERS[@]}"; do lower+="$layer/$d:"; done
+  mount -t overlay "ssdc-$d" -o "lowerdir=$lower/$d,upperdir=$H/upper/$d,workdir=$H/work/$d" "/$d"
 done
 mkdir -p "$H/home" "$H/tmp" "$H/vartmp"
 chmod 1777 "$H/tmp" "$H/vartmp"

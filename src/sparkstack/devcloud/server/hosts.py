@@ -53,6 +53,7 @@ class HostConfig:
     user_data: bytes | None = None
     etc_hosts: dict[str, str] | None = None
     sshd_delay: float = 0.0  # seconds sshd starts late on each boot (a test-bed fault)
+    layers: list[str] = field(default_factory=list)  # an image's disk layers, top first
 
 
 def parse_sshd_delay(value: str | None, names: list[str]) -> float:
@@ -201,6 +202,10 @@ def _write_boot_files(cfg: HostConfig, state: Path) -> None:
         tmp.replace(delay)
     else:
         delay.unlink(missing_ok=True)
+    for layer in cfg.layers:  # overlayfs separates lower dirs with ":"
+        if ":" in layer or "\n" in layer or not Path(layer).is_absolute():
+            raise ValueError(f"not a usable disk layer path: {layer!r}")
+    (state / "layers").write_text("".join(f"{layer}\n" for layer in cfg.layers))
     (state / "authorized_keys").write_text("".join(f"{k.strip()}\n" for k in cfg.authorized_keys))
     hosts = cfg.etc_hosts if cfg.etc_hosts is not None else {cfg.hostname: "127.0.1.1"}
     lines = ["127.0.0.1 localhost", "::1 localhost ip6-localhost ip6-loopback"]

@@ -15,9 +15,10 @@ import ipaddress
 import json
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from . import hosts
@@ -109,10 +110,9 @@ def netns_delete(name: str) -> None:
 
 
 @contextmanager
-def net_lock() -> Iterator[None]:
-    """Cross-process lock (nova-compute threads, both computes, the reconciler) around bridge
-    create/delete and veth plug, so an "empty" bridge is never deleted just before a plug."""
-    path = hosts_dir().parent / "net.lock"
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock shared by processes (nova-compute threads, both computes, the
+    reconciler) through a lock file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
@@ -120,6 +120,12 @@ def net_lock() -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def net_lock() -> AbstractContextManager[None]:
+    """Held around bridge create/delete and veth plug, so an "empty" bridge is never deleted
+    just before a plug."""
+    return file_lock(hosts_dir().parent / "net.lock")
 
 
 def ensure_bridge(name: str) -> None:
@@ -250,6 +256,7 @@ def teardown_dataplane(hosts_dir: Path) -> None:
             run("ip", "link", "del", name, check=False)
     run("ip", "route", "del", "unreachable", str(ALLOWED), check=False)
     run("nft", "delete", "table", "ip", API_TABLE, check=False)
+    shutil.rmtree(hosts_dir.parent / "images", ignore_errors=True)  # disks.cache_dir()
     if hosts_dir.is_dir():
         for state in sorted(hosts_dir.iterdir()):
             hosts.delete_host(state)
