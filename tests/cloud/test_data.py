@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -23,7 +24,7 @@ import yaml
 
 import sparkstack
 from sparkstack import devcloud as dc
-from sparkstack.errors import CloudError, Interrupted, NotFoundError, UsageError
+from sparkstack.errors import CloudError, Interrupted, NotFoundError, QuotaError, UsageError
 from sparkstack.events import Event
 
 pytestmark = [pytest.mark.devcloud]
@@ -120,6 +121,12 @@ def test_a_large_object_round_trip_and_its_replacement_leave_no_stale_segments(
     out = tmp_path / "got.bin"
     got = sparkstack.get_file(container, "x/big.bin", out, cloud="devcloud")
     assert out.read_bytes() == src.read_bytes() and "MD5 record" in got.checked
+    into = tmp_path / "into"
+    into.mkdir()
+    cli = _cli(cloud_env, "get", f"{container}/x/big.bin", str(into), "-o", "json")
+    shown = json.loads(cli.stdout)
+    assert shown["file"] == str(into / "big.bin") and shown["large"] and shown["md5"] == got.md5
+    assert (into / "big.bin").read_bytes() == src.read_bytes()
 
     again = sparkstack.put_file(src, container, "x/big.bin", segment_size=MIB, cloud="devcloud")
     assert again.segments == 4
@@ -231,3 +238,45 @@ def test_a_cloud_without_object_storage_is_told_so(
         sparkstack.list_containers("tdata-noswift")
     with pytest.raises(CloudError, match="has no object storage"):
         sparkstack.put_file(_random_file(tmp_path / "f", 10), "c", cloud="tdata-noswift")
+
+
+def test_an_upload_the_api_refuses_at_its_last_step_leaves_nothing(
+    store: Any, tmp_path: Path
+) -> None:
+    """Swift's container quota (100 bytes) lets the segments into ``<container>_segments`` and
+    refuses the manifest: the segments, and the segments' container the put made, are removed;
+    the container that was there before stays, empty. A plain object is refused at once."""
+    src = _random_file(tmp_path / "quota.bin", 4 * MIB)
+    container = f"{RUN}-quota"
+    store.create_container(container)
+    store.post(quote(container), headers={"X-Container-Meta-Quota-Bytes": "100"})
+    with pytest.raises(QuotaError, match=r"manifest of .*quota\.bin.*larger quota"):
+        sparkstack.put_file(src, container, segment_size=MIB, cloud="devcloud")
+    assert _names(store, container) == [] and f"{container}_segments" not in _containers(store)
+    with pytest.raises(QuotaError):
+        sparkstack.put_file(src, container, cloud="devcloud")
+    assert _names(store, container) == []
+
+
+def test_ctrl_c_during_a_cli_put_leaves_nothing(
+    store: Any, tmp_path: Path, cloud_env: dict[str, str]
+) -> None:
+    """A real SIGINT to ``sparkstack data put`` once its progress passes 3 of 8 MiB."""
+    src = _random_file(tmp_path / "sigint.bin", 8 * MIB)
+    container = f"{RUN}-sigint"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sparkstack", "data", "put", str(src), container,
+         "--segment-size", "1MiB", "--cloud", "devcloud"],
+        env=cloud_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if line.startswith("sparkstack: put 3/8"):
+            proc.send_signal(signal.SIGINT)
+            break
+    rest = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130, "".join(seen) + rest
+    assert "partial upload of 'sigint.bin' was removed" in rest
+    assert not {container, f"{container}_segments"} & _containers(store)

@@ -443,6 +443,7 @@ FLAGS: dict[str, tuple[list[str], str]] = {
         "a size is",
     ),
     "data-get-no-object": (["data", "get", "c", "{tmp}/out"], "CONTAINER/PATH"),
+    "data-get-stdout": (["data", "get", "c/o", "-"], "standard output"),
     "data-get-existing-file": (["data", "get", "c/o", "{tmp}/local.txt"], "pass --force"),
     "data-ls-markup-newline": (["data", "ls", "[red]\n"], "newlines"),
     "quota-negative": (["quota", "--workers", "-1"], "greater than or equal to 0"),

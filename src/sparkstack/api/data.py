@@ -97,6 +97,8 @@ def get(
     if not name:
         raise UsageError("data get: name the object as CONTAINER/PATH")
     container, name = _names(container, name)
+    if str(file) == "-":
+        raise UsageError("data get: writing to standard output is not supported; name a file")
     try:
         dest = validation.local_path(file)
     except ValueError as exc:

@@ -35,7 +35,7 @@ def _segment_size(value: str) -> int:
         raise typer.BadParameter(f"{validation.shown(value)}: {exc}") from None
 
 
-def _data(done: Transfer, file: Path) -> dict[str, Any]:
+def _data(done: Transfer) -> dict[str, Any]:
     found = done.object
     return {
         "container": found.container,
@@ -45,7 +45,7 @@ def _data(done: Transfer, file: Path) -> dict[str, Any]:
         "large": found.large,
         "segments": done.segments,
         "checked": done.checked,
-        "file": str(file),
+        "file": str(done.file),
     }
 
 
@@ -82,7 +82,7 @@ def put(
         done = sparkstack.put_file(
             file, container, name, segment_size=size, cloud=cloud, report=report
         )
-    if not emit_data(_data(done, file), output):
+    if not emit_data(_data(done), output):
         kind = f"large object, {done.segments} segments" if done.object.large else "object"
         _say(
             f"{done.object.container}/{done.object.name}: {done.object.size} bytes ({kind}), "
@@ -103,9 +103,9 @@ def get(
     container, name = split_target(source)
     with ProgressReporter(enabled=output is OutputFormat.TABLE) as report:
         done = sparkstack.get_file(container, name, file, force=force, cloud=cloud, report=report)
-    if not emit_data(_data(done, file), output):
+    if not emit_data(_data(done), output):
         _say(
-            f"{done.object.container}/{done.object.name} -> {file}: {done.object.size} bytes, "
+            f"{done.object.container}/{done.object.name} -> {done.file}: {done.object.size} bytes, "
             f"md5 {done.md5} checked against {done.checked}"
         )
 

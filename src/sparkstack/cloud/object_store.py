@@ -75,9 +75,11 @@ class ObjectInfo:
 
 @dataclass(frozen=True)
 class Transfer:
-    """A finished put or get: the object, the file's MD5 and what it was checked against."""
+    """A finished put or get: the object, the local file, its MD5 and what that was checked
+    against; ``segments`` that a put stored (0: a plain object, or a get)."""
 
     object: ObjectInfo
+    file: Path
     md5: str
     segments: int
     checked: str
@@ -327,7 +329,7 @@ def upload(
             job.remove()
         raise
     _delete_segments(cloud, replaced)
-    return Transfer(info, md5.hexdigest(), len(job.segments), checked)
+    return Transfer(info, path, md5.hexdigest(), len(job.segments), checked)
 
 
 def _put_segments(
@@ -397,7 +399,7 @@ def download(
         checked = "not checked (a large object without an MD5 record)"
     else:
         checked = "the manifest's MD5 record" if info.large else "the object's ETag (MD5)"
-    return Transfer(info, md5.hexdigest(), 0, checked)
+    return Transfer(info, dest, md5.hexdigest(), 0, checked)
 
 
 def _umask() -> int:

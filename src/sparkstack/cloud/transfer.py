@@ -57,8 +57,14 @@ class ProgressReader(io.IOBase):
             self._on_read(self.done, self.size)
         return block
 
-    def __len__(self) -> int:  # requests then sends Content-Length, not a chunked body
+    def __len__(self) -> int:
         return self.size
+
+    def tell(self) -> int:
+        """Where the body stands: with ``__len__``, requests reads the length left from it and
+        sends Content-Length (without it, a chunked body, which Swift cannot check against a
+        quota before it is stored)."""
+        return self.done
 
     def readable(self) -> bool:
         return True
