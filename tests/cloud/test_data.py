@@ -133,6 +133,11 @@ def test_a_large_object_round_trip_and_its_replacement_leave_no_stale_segments(
     second = _names(store, f"{container}_segments")
     assert len(second) == 4 and not set(first) & set(second)  # the old ones are gone
 
+    odd = sparkstack.put_file(src, container, ODD_NAME, segment_size=MIB, cloud="devcloud")
+    assert odd.object.large and odd.object.name == ODD_NAME
+    sparkstack.get_file(container, ODD_NAME, out, force=True, cloud="devcloud")
+    assert out.read_bytes() == src.read_bytes()
+
 
 def test_missing_objects_and_containers_are_clear_errors(
     store: Any, tmp_path: Path, cloud_env: dict[str, str]

@@ -328,7 +328,8 @@ def upload(
         with sigint_ignored():
             job.remove()
         raise
-    _delete_segments(cloud, replaced)
+    with sigint_ignored():  # the upload is done: a Ctrl-C now must not stop this halfway
+        _delete_segments(cloud, replaced)
     return Transfer(info, path, md5.hexdigest(), len(job.segments), checked)
 
 
