@@ -17,6 +17,9 @@ from sparkstack.cloud.object_store import ContainerInfo, ObjectInfo, Progress, T
 from sparkstack.errors import Interrupted, UsageError
 from sparkstack.events import Phase, Reporter, silent
 
+#: Files larger than this become Static Large Objects (the CLI's --segment-size default).
+DEFAULT_SEGMENT_SIZE = object_store.DEFAULT_SEGMENT_SIZE
+
 
 def split_target(target: str) -> tuple[str, str]:
     """``CONTAINER[/PATH]`` as (container, path); the path may be empty."""
@@ -51,7 +54,7 @@ def put(
     container: str,
     name: str | None = None,
     *,
-    segment_size: int = object_store.DEFAULT_SEGMENT_SIZE,
+    segment_size: int = DEFAULT_SEGMENT_SIZE,
     cloud: str | None = None,
     report: Reporter = silent,
 ) -> Transfer:

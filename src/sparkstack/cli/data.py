@@ -15,11 +15,10 @@ import typer
 
 import sparkstack
 from sparkstack import validation
-from sparkstack.api.data import split_target
+from sparkstack.api.data import DEFAULT_SEGMENT_SIZE, split_target
 from sparkstack.cli.options import CloudOpt, OutputOpt
 from sparkstack.cli.output import OutputFormat, console, emit_data, new_table, print_table
 from sparkstack.cli.progress import ProgressReporter
-from sparkstack.cloud.object_store import DEFAULT_SEGMENT_SIZE, Transfer
 
 app = typer.Typer(
     help="Files in the cloud's object store (Swift): job input and output.",
@@ -35,7 +34,7 @@ def _segment_size(value: str) -> int:
         raise typer.BadParameter(f"{validation.shown(value)}: {exc}") from None
 
 
-def _data(done: Transfer) -> dict[str, Any]:
+def _data(done: sparkstack.Transfer) -> dict[str, Any]:
     found = done.object
     return {
         "container": found.container,
@@ -55,7 +54,7 @@ def _say(text: str) -> None:
 
 @app.command()
 def put(
-    file: Annotated[Path, typer.Argument(help="The local file to upload.")],
+    file: Annotated[Path, typer.Argument(help="The local file to upload.", metavar="FILE")],
     target: Annotated[
         str,
         typer.Argument(
@@ -93,7 +92,9 @@ def put(
 @app.command()
 def get(
     source: Annotated[str, typer.Argument(help="The object.", metavar="CONTAINER/PATH")],
-    file: Annotated[Path, typer.Argument(help="Where to write it (a file, or a directory).")],
+    file: Annotated[
+        Path, typer.Argument(help="Where to write it (a file, or a directory).", metavar="FILE")
+    ],
     force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
     cloud: CloudOpt = None,
     output: OutputOpt = OutputFormat.TABLE,
@@ -113,9 +114,14 @@ def get(
 @app.command("ls")
 def ls(
     container: Annotated[
-        str | None, typer.Argument(help="List this container's objects (default: containers).")
+        str | None,
+        typer.Argument(
+            help="List this container's objects (default: the containers).", metavar="CONTAINER"
+        ),
     ] = None,
-    prefix: Annotated[str, typer.Argument(help="Only objects whose names start with it.")] = "",
+    prefix: Annotated[
+        str, typer.Argument(help="Only objects whose names start with it.", metavar="PREFIX")
+    ] = "",
     cloud: CloudOpt = None,
     output: OutputOpt = OutputFormat.TABLE,
 ) -> None:
