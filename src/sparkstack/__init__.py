@@ -17,6 +17,9 @@ these (see docs/library.md).
 from sparkstack._version import __version__
 from sparkstack.api.cleanup import find_leftovers as cleanup_leftovers
 from sparkstack.api.cleanup import remove_leftovers
+from sparkstack.api.data import get as get_file
+from sparkstack.api.data import list_containers, list_objects
+from sparkstack.api.data import put as put_file
 from sparkstack.api.deploy import DeployReport
 from sparkstack.api.describe import ClusterReport, describe
 from sparkstack.api.images import list_images, upload_image
@@ -32,6 +35,7 @@ from sparkstack.api.power import StartReport, StopReport, start, stop
 from sparkstack.api.quota import QuotaReport, quota
 from sparkstack.api.resize import ResizeReport, add_workers, remove_workers
 from sparkstack.api.shell import Selection, copy_file, run_command
+from sparkstack.cloud.object_store import ContainerInfo, ObjectInfo, Transfer
 from sparkstack.cluster import Cluster, Node, Role
 from sparkstack.errors import (
     ArtifactError,
@@ -66,6 +70,7 @@ __all__ = [
     "Cluster",
     "ClusterReport",
     "ClusterSpec",
+    "ContainerInfo",
     "DeployReport",
     "Event",
     "GroupSpec",
@@ -76,6 +81,7 @@ __all__ = [
     "Node",
     "NodeError",
     "NotFoundError",
+    "ObjectInfo",
     "PreflightError",
     "QuotaError",
     "QuotaReport",
@@ -93,6 +99,7 @@ __all__ = [
     "SpecError",
     "StartReport",
     "StopReport",
+    "Transfer",
     "UsageError",
     "__version__",
     "add_workers",
@@ -102,10 +109,14 @@ __all__ = [
     "copy_file",
     "describe",
     "destroy",
+    "get_file",
     "launch",
     "list_clusters",
+    "list_containers",
     "list_images",
+    "list_objects",
     "load_spec",
+    "put_file",
     "quota",
     "remove_leftovers",
     "remove_workers",

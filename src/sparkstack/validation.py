@@ -198,6 +198,37 @@ def remote_path(value: str) -> str:
     return f"./{value}" if value.startswith("-") else value
 
 
+#: Swift's limits (bytes of UTF-8): a container name, an object name.
+CONTAINER_MAX = 256
+OBJECT_MAX = 1024
+BYTE_SIZE = re.compile(r"^([0-9]+)\s*([KMGT]i?B?|B)?$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def container_name(value: str) -> str:
+    """A Swift container: 1 to 256 bytes, no '/' and no control characters."""
+    if not value or len(value.encode()) > CONTAINER_MAX:
+        raise ValueError(f"a container name is 1 to {CONTAINER_MAX} bytes")
+    if "/" in value:
+        raise ValueError("a container name has no '/'")
+    return no_control(value, "a container name")
+
+
+def object_name(value: str) -> str:
+    """A Swift object name: 1 to 1024 bytes, no control characters."""
+    if not value or len(value.encode()) > OBJECT_MAX:
+        raise ValueError(f"an object name is 1 to {OBJECT_MAX} bytes")
+    return no_control(value, "an object name")
+
+
+def byte_size(value: str) -> int:
+    """``1GiB``, ``64M``, ``5000000``: a positive number of bytes (K, M, G, T are powers of 2)."""
+    found = BYTE_SIZE.match(value.strip())
+    if not found or int(found.group(1)) == 0:
+        raise ValueError("a size is a positive number of bytes, or one with K, M, G or T (64MiB)")
+    return int(found.group(1)) * _UNITS[(found.group(2) or "")[:1].lower()]
+
+
 def check_cluster_name(value: str) -> str:
     """:func:`cluster_name` for a verb's argument: a UsageError naming the bad value."""
     try:

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from sparkstack import validation
-from sparkstack.cloud import images
+from sparkstack.cloud import images, transfer
 from sparkstack.cloud.connection import connect, translate_errors
 from sparkstack.cloud.images import ImageInfo
 from sparkstack.errors import Interrupted, UsageError
@@ -64,7 +64,7 @@ def upload_image(
     with Phase(report, "upload", total=max(1, size >> 20), text=f"uploading {path.name}") as phase:
 
         def progress(done: int, total: int) -> None:
-            phase.set_progress(done >> 20, images.rate_text(done, total, started))
+            phase.set_progress(done >> 20, transfer.rate_text(done, total, started))
 
         try:
             return images.upload(session, path, name, fmt, progress)

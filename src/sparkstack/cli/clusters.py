@@ -14,16 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.measure import Measurement
-from rich.table import Table
 
 import sparkstack
 from sparkstack.api.lookup import cloud_name
@@ -44,7 +40,15 @@ from sparkstack.cli.options import (
     pairs,
     software_overrides,
 )
-from sparkstack.cli.output import OutputFormat, console, emit_data, err_console, styled
+from sparkstack.cli.output import (
+    OutputFormat,
+    console,
+    emit_data,
+    err_console,
+    new_table,
+    print_table,
+    styled,
+)
 from sparkstack.cli.progress import ProgressReporter
 from sparkstack.cluster import Cluster, Node
 from sparkstack.errors import PreflightError, QuotaPreflightError, UsageError
@@ -143,23 +147,6 @@ def report_data(report: sparkstack.ClusterReport) -> dict[str, Any]:
     }
 
 
-def _table(*headers: str) -> Table:
-    table = Table()
-    for header in headers:
-        table.add_column(header, no_wrap=True)
-    return table
-
-
-def _print_table(table: Table) -> None:
-    """Print whole cells when output goes to a file or pipe (names and IPs get copied)."""
-    if console.is_terminal:
-        console.print(table)
-        return
-    needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
-    wide = Console(file=sys.stdout, width=max(console.width, needed), markup=False, emoji=False)
-    wide.print(table)
-
-
 def _show_cluster(cluster: Cluster) -> None:
     groups = ", ".join(f"{d['nodes']}/{d['expected']} {g}" for g, d in groups_data(cluster).items())
     console.print(
@@ -168,7 +155,9 @@ def _show_cluster(cluster: Cluster) -> None:
         f"ssh user {cluster.ssh_user}",
         sep="",
     )
-    table = _table("node", "group", "roles", "status", "flavor", "fixed IP", "floating IP", "age")
+    table = new_table(
+        "node", "group", "roles", "status", "flavor", "fixed IP", "floating IP", "age"
+    )
     for node in cluster.nodes:
         table.add_row(
             node.name,
@@ -180,7 +169,7 @@ def _show_cluster(cluster: Cluster) -> None:
             node.floating_ip or "-",
             _human_age(_age(node.created)),
         )
-    _print_table(table)
+    print_table(table)
     for node in cluster.nodes:
         if node.fault:
             console.print(styled("red", node.name, f": {node.fault}"))
@@ -373,14 +362,14 @@ def quota(
         ],
     }
     if not emit_data(data, output):
-        table = _table("resource", "need", "left", "limit", "used", "")
+        table = new_table("resource", "need", "left", "limit", "used", "")
         for need in found.needs:
             left = "unlimited" if need.limit < 0 else str(max(need.limit - need.used, 0))
             mark = "short" if need.problem() else "ok"
             table.add_row(
                 need.resource, str(need.need), left, str(need.limit), str(need.used), mark
             )
-        _print_table(table)
+        print_table(table)
     if not found.fits:
         lines = found.problems + [line for n in found.short if (line := n.problem())]
         raise (PreflightError if found.problems else QuotaPreflightError)(lines)
@@ -414,7 +403,7 @@ def list_(cloud: CloudOpt = None, output: OutputOpt = OutputFormat.TABLE) -> Non
     if not found:
         console.print(f"no sparkstack clusters on {cloud_name(cloud)}")
         return
-    table = _table("cluster", "state", "nodes", "groups", "statuses")
+    table = new_table("cluster", "state", "nodes", "groups", "statuses")
     for cluster in found:
         data = summary_data(cluster)
         table.add_row(
@@ -424,7 +413,7 @@ def list_(cloud: CloudOpt = None, output: OutputOpt = OutputFormat.TABLE) -> Non
             ", ".join(f"{g} {d['nodes']}/{d['expected']}" for g, d in data["groups"].items()),
             ", ".join(f"{k} {v}" for k, v in sorted(data["statuses"].items())) or "-",
         )
-    _print_table(table)
+    print_table(table)
 
 
 def destroy(
@@ -494,11 +483,11 @@ def cleanup(
             console.print(f"no leftovers on {session.name} older than {older_than}")
         return
     if output is OutputFormat.TABLE:
-        table = _table("cluster", "why", "resources", "last change")
+        table = new_table("cluster", "why", "resources", "last change")
         for row in rows:
             counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in row["resources"].items())
             table.add_row(row["cluster"], row["reason"], counts, row["newest"] or "-")
-        _print_table(table)
+        print_table(table)
     if not yes:
         typer.confirm(f"Remove these {len(found)} leftover cluster(s)?", abort=True, err=True)
     with ProgressReporter(enabled=output is OutputFormat.TABLE) as report:

@@ -8,11 +8,14 @@ CLI's own styles are applied with :class:`rich.text.Text` pieces instead.
 from __future__ import annotations
 
 import json
+import sys
 from enum import StrEnum
 from typing import Any
 
 import yaml
 from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
 from rich.text import Text
 
 console = Console(markup=False, emoji=False, highlight=False)
@@ -54,3 +57,20 @@ def error_line(message: str) -> None:
 
 def warning_line(message: str) -> None:
     err_console.print(styled("yellow", "warning:", f" {one_line(message)}"), soft_wrap=True)
+
+
+def new_table(*headers: str) -> Table:
+    table = Table()
+    for header in headers:
+        table.add_column(header, no_wrap=True)
+    return table
+
+
+def print_table(table: Table) -> None:
+    """Print whole cells when output goes to a file or pipe (names and IPs get copied)."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    wide = Console(file=sys.stdout, width=max(console.width, needed), markup=False, emoji=False)
+    wide.print(table)

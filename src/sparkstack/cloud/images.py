@@ -1,18 +1,15 @@
 """Images in Glance: an upload with progress and checked hashes, and the project's usable images.
 
-openstacksdk has no progress hook for an upload, so the file goes through a reader that counts
-and hashes what Glance reads (one pass: the SHA-512 is ready when the upload ends, to compare
-with Glance's ``os_hash_value``). Each upload carries a one-off token in its properties, so a
+The file goes through :class:`~sparkstack.cloud.transfer.ProgressReader`, which counts and
+hashes what Glance reads (one pass: the SHA-512 is ready when the upload ends, to compare with
+Glance's ``os_hash_value``). Each upload carries a one-off token in its properties, so a
 failed or interrupted one is found and deleted even before Glance has said its id.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
-import os
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +19,7 @@ from typing import Any
 from sparkstack.cloud import naming
 from sparkstack.cloud.concurrency import sigint_ignored
 from sparkstack.cloud.connection import Cloud, translate_errors
+from sparkstack.cloud.transfer import ProgressReader
 from sparkstack.errors import CloudError
 
 #: Tags sparkstack puts on images it uploads or bakes.
@@ -30,43 +28,6 @@ BAKED = "sparkstack-baked"
 #: The property holding an upload's token (found again after a failure).
 UPLOAD_TOKEN = "sparkstack_upload"
 DISK_FORMATS = ("raw", "qcow2", "vmdk", "vdi", "vhd", "vhdx", "iso", "ploop", "aki", "ari", "ami")
-CHUNK = 1 << 20
-
-
-class ProgressReader(io.IOBase):
-    """A file Glance reads from: counts and hashes each chunk and reports the bytes done."""
-
-    def __init__(self, path: Path, on_read: Callable[[int, int], None], every: float = 0.2):
-        super().__init__()
-        self._file = path.open("rb")
-        self.size = os.fstat(self._file.fileno()).st_size
-        self.done = 0
-        self.sha512 = hashlib.sha512()
-        self._on_read = on_read
-        self._every = every
-        self._last = 0.0
-
-    def read(self, size: int = -1) -> bytes:
-        """A chunk for the HTTP body (http.client asks for 8 KiB at a time): reported at most
-        every ``every`` seconds, and at the end."""
-        block = self._file.read(CHUNK if size is None or size < 0 else size)
-        self.sha512.update(block)
-        self.done += len(block)
-        now = time.monotonic()
-        if now - self._last >= self._every or self.done == self.size:
-            self._last = now
-            self._on_read(self.done, self.size)
-        return block
-
-    def __len__(self) -> int:  # requests then sends Content-Length, not a chunked body
-        return self.size
-
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        self._file.close()
-        super().close()
 
 
 @dataclass(frozen=True)
@@ -142,7 +103,8 @@ def upload(
     """Upload ``path`` as image ``name``, wait until it is active and check that Glance's
     SHA-512 is the file's. Any failure or Ctrl-C deletes what was made."""
     token = secrets.token_hex(8)
-    reader = ProgressReader(path, on_progress)
+    sha512 = hashlib.sha512()
+    reader = ProgressReader(path, on_progress, [sha512])
     glance: Any = cloud.conn.image  # typed as v1 or v2; v1's data is bytes, v2 takes a file
     try:
         with translate_errors(f"uploading {path.name}"):
@@ -158,7 +120,7 @@ def upload(
                 timeout=int(timeout),
                 validate_checksum=False,
             )
-        local = reader.sha512.hexdigest()
+        local = sha512.hexdigest()
         with translate_errors("reading the uploaded image"):
             found = _ours(cloud, name, token)
         if len(found) != 1:
@@ -178,11 +140,3 @@ def upload(
         raise
     finally:
         reader.close()
-
-
-def rate_text(done: int, size: int, started: float) -> str:
-    """``45.0/100.0 MiB, 143 MB/s, 1 s left``."""
-    seconds = max(time.monotonic() - started, 1e-6)
-    rate = done / seconds
-    left = (size - done) / rate if rate > 0 else 0.0
-    return f"{done / 2**20:.1f}/{size / 2**20:.1f} MiB, {rate / 1e6:.0f} MB/s, {left:.0f} s left"
