@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 import sparkstack
 from sparkstack.api.shell import login_command, open_ui_tunnel
@@ -31,7 +32,7 @@ from sparkstack.cli.output import console, err_console, styled
 from sparkstack.cli.progress import ProgressReporter
 from sparkstack.cluster import Role
 from sparkstack.errors import NodeError, UsageError
-from sparkstack.validation import check_cluster_name, shown
+from sparkstack.validation import check_cluster_name
 
 MastersOpt = Annotated[bool, typer.Option("--masters", help="Only the masters.")]
 WorkersOpt = Annotated[bool, typer.Option("--workers", help="Only the workers.")]
@@ -204,7 +205,7 @@ def ui(
 
     def ready(url: str) -> None:
         label = f"{service} {which}" if which else f"{service} web UI"
-        console.print(f"{shown(label)}: {url}  (Ctrl-C to close)")
+        console.print(Text(f"{label}: {url}  (Ctrl-C to close)"))
 
     try:
         open_ui_tunnel(

@@ -14,9 +14,12 @@ import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
+
+from keystoneauth1 import exceptions as ka_exc
 
 from sparkstack.cloud.connection import Cloud, translate_errors
-from sparkstack.errors import PreflightError
+from sparkstack.errors import CloudError, PreflightError
 
 #: The key in a credential's blob that names the cluster it was made for.
 CLUSTER_KEY = "sparkstack_cluster"
@@ -35,17 +38,25 @@ class Ec2Credential:
     secret: str
 
 
-def s3_endpoint(cloud: Cloud) -> S3Endpoint:
+def s3_endpoint(cloud: Cloud, service_type: str = "s3") -> S3Endpoint:
     """The catalog's public ``s3`` endpoint and its region, or a PreflightError."""
     conn = cloud.conn
     auth: Any = conn.session.auth
-    with translate_errors("reading the service catalog"):
-        data = auth.get_endpoint_data(conn.session, service_type="s3", interface="public")
+    try:
+        with translate_errors("reading the service catalog"):
+            data = auth.get_endpoint_data(
+                conn.session, service_type=service_type, interface="public"
+            )
+    except CloudError as exc:
+        if not isinstance(exc.__cause__, ka_exc.EndpointNotFound):
+            raise
+        data = None
     if data is None or not data.url:
         raise PreflightError(
             [
-                "object storage: the cloud's catalog has no public s3 endpoint (the S3 API of "
-                "Swift or Ceph); ask the operator for it, or launch without --object-storage"
+                f"object storage: the cloud's catalog has no public {service_type} endpoint "
+                "(the S3 API of Swift or Ceph); ask the operator for it, or launch without "
+                "--object-storage"
             ]
         )
     region = data.region_name or conn.config.get_region_name() or "RegionOne"
@@ -93,5 +104,9 @@ def ensure_directory(cloud: Cloud, container: str, prefix: str) -> None:
     store = cloud.conn.object_store
     with translate_errors(f"creating the event log directory in container {container}"):
         store.create_container(name=container)  # a PUT: an existing one stays as it is
-        if prefix:
-            store.upload_object(container=container, name=f"{prefix}/", data=b"")
+        if prefix:  # openstacksdk's upload_object would drop the trailing slash
+            store.put(
+                f"{quote(container)}/{quote(prefix)}/",
+                data=b"",
+                headers={"Content-Type": "application/x-directory"},
+            )

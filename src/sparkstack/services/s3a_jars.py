@@ -39,8 +39,8 @@ S3A_JARS = tuple(
 SDK_BUNDLE = ("software.amazon.awssdk", "bundle")
 #: Service clients of the bundle that s3a (and its credential providers) use.
 KEPT_SERVICES = frozenset({"s3", "s3control", "sts", "sso", "ssooidc", "kms"})
-#: Changes when the thinning rule does (part of the cache key).
-THINNING = "services-v1"
+#: Changes when the thinning rule or the packing does (part of the cache key).
+FORMAT = "services-v1/pack-v2"
 _SERVICES = ("software", "amazon", "awssdk", "services")
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -70,9 +70,9 @@ def build(repo_url: str, own_jars: list[Path], cache: Path) -> Path:
     from ``repo_url`` with the SDK bundle thinned."""
     maven = cache / "maven"
     if own_jars:
-        inputs = [f"{p.name}:{sha1_file(p)}" for p in own_jars]
+        inputs = [f"{p.name}:{sha1_file(p)}" for p in own_jars] + [FORMAT]
     else:
-        inputs = [f"{j}:{published_sha1(j, maven, repo_url)}" for j in S3A_JARS] + [THINNING]
+        inputs = [f"{j}:{published_sha1(j, maven, repo_url)}" for j in S3A_JARS] + [FORMAT]
     key = hashlib.sha256("\n".join(inputs).encode()).hexdigest()[:16]
     top = f"s3a-jars-{key}"
     dest = cache / "s3a-jars" / f"{top}.tar.gz"
@@ -109,7 +109,7 @@ def _pack(top: str, jars: list[Path], dest: Path) -> None:
     """``jars`` under ``top/jars/`` as a .tar.gz that depends on nothing but their bytes."""
     with (
         dest.open("wb") as raw,
-        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=1) as gz,
+        gzip.GzipFile("", "wb", 1, raw, mtime=0) as gz,  # no name, no time
         tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
     ):
         for name in (top, f"{top}/jars"):

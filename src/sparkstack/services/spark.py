@@ -551,7 +551,8 @@ class SparkStandalone(TarballService):
         await self._history_health(dep, deadline, timeout)
 
     async def _history_health(self, dep: Deployment, deadline: float, timeout: float) -> None:
-        """The History Server lists applications (it read the event log directory)."""
+        """The History Server lists applications (it read the event log directory); systemd
+        restarts one that died, so a death shows in its log, not in its state."""
         host = self.history_host(dep)
         if host is None:
             return
