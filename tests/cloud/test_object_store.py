@@ -5,12 +5,17 @@ name alone and removed by teardown, the event log directory marker s3a reads as 
 from __future__ import annotations
 
 import json
+import re
+import signal
+import subprocess
+import sys
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
+from helpers import cluster_servers
 from sparkstack.cloud.connection import Cloud
 from sparkstack.cloud.object_store import (
     cluster_credentials,
@@ -19,6 +24,7 @@ from sparkstack.cloud.object_store import (
     s3_endpoint,
 )
 from sparkstack.cloud.teardown import teardown
+from sparkstack.devcloud.spark_dist import build_spark_dist
 from sparkstack.errors import PreflightError
 
 pytestmark = pytest.mark.devcloud
@@ -62,3 +68,38 @@ def test_the_event_log_directory_is_a_marker_object_with_its_slash(cloud: Cloud)
     finally:
         store.delete(f"{container}/spark/events/")
         store.delete_container(container, ignore_missing=True)
+
+
+@pytest.mark.e2e
+def test_ctrl_c_during_a_launch_with_object_storage_leaves_no_credential(
+    cloud: Cloud, cloud_env: dict[str, str], member: Any
+) -> None:
+    """Ctrl-C once the servers are asked for (the credential exists by then): exit 130, one
+    line, and neither servers nor the credential left."""
+    name = f"pt-s3i-{uuid.uuid4().hex[:6]}"
+    tarball = build_spark_dist()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sparkstack", "launch", name, "--object-storage",
+         "--spark-tarball", str(tarball.tarball), "--cloud", "devcloud"],
+        env=cloud_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stderr is not None
+    lines = []
+    try:
+        for line in process.stderr:
+            lines.append(line)
+            if re.search(r"servers .*create requests sent", line):
+                made = cluster_credentials(cloud, name)
+                process.send_signal(signal.SIGINT)
+                break
+        _, rest = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        teardown(cloud, name)  # whatever the outcome, nothing of this test stays
+    stderr = "".join(lines) + (rest or "")
+    assert len(made) == 1, stderr
+    assert process.returncode == 130, stderr
+    assert "everything this launch created has been removed" in stderr
+    assert cluster_credentials(cloud, name) == []
+    assert cluster_servers(member, name) == []
