@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 import pytest
 
+from schemas import validate
 from sparkstack import paths
 from sparkstack.cloud.connection import Cloud
 from sparkstack.cloud.object_store import cluster_credentials
@@ -103,6 +104,11 @@ def test_launch_makes_one_ec2_credential_kept_off_metadata_and_output(
     assert secret not in json.dumps(launched)
     modes = s3_shell("run-command", NAME, "--", "stat -c '%a %U' /etc/sparkstack-s3a/core-site.xml")
     assert modes.stdout.count("600 ") == 3, modes.stdout
+    described = json.loads(s3_shell("describe", NAME, "--output", "json").stdout)
+    validate(described, "describe")
+    states = {s["service"]: s["state"] for s in described["services"]}
+    assert states == {"object-storage": "healthy", "spark": "healthy"}
+    assert secret not in json.dumps(described)
 
 
 def test_wordcount_reads_and_writes_s3a_and_the_swift_api_sees_the_answer(
