@@ -37,6 +37,7 @@ from sparkstack import keys
 from sparkstack import validation as v
 from sparkstack.cluster import Role
 from sparkstack.errors import SpecError, UsageError
+from sparkstack.maven import MAVEN_CENTRAL
 from sparkstack.specfile import Location, SpecFile, read_spec_file
 
 #: Login user of common cloud images, by a word found in the image name.
@@ -255,6 +256,52 @@ class HdfsSpec(SoftwareSpec):
     )
 
 
+#: The cluster's secrets that hold the EC2 credential made for it at launch (access, secret
+#: and the credential's id in Keystone): launch writes them, object storage reads them.
+S3_ACCESS_SECRET, S3_KEY_SECRET, S3_CREDENTIAL = "s3.access", "s3.secret", "s3.credential"
+
+
+class ObjectStorageSpec(_Model):
+    """Spark jobs on the cloud's object storage through s3a (``--object-storage``).
+
+    The s3a jars come from ``maven_repo`` (Maven Central by default; the AWS SDK bundle thinned
+    to what s3a uses) or, when ``jars`` names local jar files, from those alone. ``endpoint`` and
+    ``region`` default to the cloud catalog's ``s3`` service (set at launch); EC2 credentials
+    are made for the cluster and deleted with it. ``event_log`` (s3a://container/prefix) keeps
+    Spark's event logs there and runs a History Server on the first master."""
+
+    enabled: bool = False
+    maven_repo: Annotated[str, AfterValidator(v.url)] = MAVEN_CENTRAL
+    jars: list[LocalPath] = Field(default_factory=list, max_length=50)
+    endpoint: Annotated[str, AfterValidator(v.url)] | None = None
+    region: CloudText | None = None
+    event_log: Annotated[str, AfterValidator(v.s3a_url)] | None = None
+
+    @field_validator("jars")
+    @classmethod
+    def _jar_files(cls, value: list[Path], info: ValidationInfo) -> list[Path]:
+        for path in value:
+            _checked_file(path, info)
+            if not path.name.endswith(".jar"):
+                raise ValueError(f"{path}: give jar files (name.jar)")
+            v.tarball_name(path.name)
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _event_log_enables(cls, data: Any) -> Any:
+        """Event logs in a container need the rest: ``event_log`` alone turns it on."""
+        if isinstance(data, dict) and data.get("event_log") and "enabled" not in data:
+            return {**data, "enabled": True}
+        return data
+
+    @model_validator(mode="after")
+    def _event_log_needs_it(self) -> ObjectStorageSpec:
+        if self.event_log and not self.enabled:
+            raise ValueError("event_log needs object storage: remove enabled: false")
+        return self
+
+
 def _with_hdfs_roles(data: Any) -> Any:
     """``hdfs.enabled`` puts the NameNode on the first group of masters and DataNodes on the
     groups of workers; a group that hosts an HDFS role by itself sets ``enabled``."""
@@ -361,6 +408,7 @@ class ClusterSpec(_Model):
     spark: SparkSpec = SparkSpec()
     zookeeper: ZooKeeperSpec = ZooKeeperSpec()
     hdfs: HdfsSpec = HdfsSpec()
+    object_storage: ObjectStorageSpec = ObjectStorageSpec()
 
     @model_validator(mode="before")
     @classmethod

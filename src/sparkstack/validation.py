@@ -152,6 +152,23 @@ def url(value: str) -> str:
     return value
 
 
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_OBJECT_PREFIX = re.compile(r"^[A-Za-z0-9._/-]{0,512}$")
+
+
+def s3a_url(value: str) -> str:
+    """``s3a://container[/prefix]``: an S3 bucket name (3-63 of a-z, 0-9, '.', '-') and a
+    prefix of plain names; it goes into Spark's configuration and into commands."""
+    no_control(value, "an s3a URL")
+    parts = urlsplit(value)
+    prefix = parts.path.strip("/")
+    if parts.scheme != "s3a" or not _BUCKET.match(parts.netloc) or parts.query or parts.fragment:
+        raise ValueError("must be s3a://container/prefix (container: 3-63 of a-z, 0-9, '.', '-')")
+    if not _OBJECT_PREFIX.match(prefix) or any(p in (".", "..") for p in prefix.split("/")):
+        raise ValueError("the prefix must be plain names (A-Z, a-z, 0-9, '._-') separated by '/'")
+    return f"s3a://{parts.netloc}/{prefix}".rstrip("/")
+
+
 def cidr(value: str) -> str:
     """An IPv4 or IPv6 network; host bits are cleared (198.51.100.7/24 -> 198.51.100.0/24)."""
     try:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from sparkstack import paths
-from sparkstack.devcloud import maven, zookeeper_dist
+from sparkstack import maven, paths
+from sparkstack.devcloud import zookeeper_dist
 from sparkstack.devcloud.zookeeper_dist import (
     DEFAULT_VERSION,
     ZookeeperDist,

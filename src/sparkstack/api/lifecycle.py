@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from sparkstack import keys
 from sparkstack.api import _sync
@@ -37,6 +38,7 @@ from sparkstack.cloud.layout import GroupRequest
 from sparkstack.cloud.power import STOPPED
 from sparkstack.cloud.preflight import Plan, run_preflight
 from sparkstack.cloud.provision import KeyChoice, provision
+from sparkstack.cloud.s3 import create_ec2_credential, ensure_directory, s3_endpoint
 from sparkstack.cloud.security import ANYWHERE, PortRange, open_ssh_to, rule_count, set_launch_state
 from sparkstack.cloud.servers import set_metadata
 from sparkstack.cloud.teardown import KINDS, teardown
@@ -47,7 +49,13 @@ from sparkstack.manifest import Manifest, differences
 from sparkstack.services import pipeline
 from sparkstack.services.artifacts import Artifact
 from sparkstack.services.base import Service
-from sparkstack.spec import ClusterSpec, load_spec
+from sparkstack.spec import (
+    S3_ACCESS_SECRET,
+    S3_CREDENTIAL,
+    S3_KEY_SECRET,
+    ClusterSpec,
+    load_spec,
+)
 from sparkstack.validation import check_cluster_name, cidr, shown
 
 T = TypeVar("T")
@@ -106,12 +114,17 @@ def preflight(
 ) -> LaunchPlan:
     """Connect and check everything a launch of ``spec`` needs, the cloud and (unless
     ``with_software`` is off: servers only) the software, both at once; nothing is created."""
-    services = pipeline.services_for(spec)
-    groups = group_requests(spec, services)
-    ports = member_ports(services)
+    pipeline.services_for(spec)  # the spec's own problems first, before the network
     if spec.ssh_cidr == ANYWHERE:
         report_warning(report, "SSH will be open to the whole internet (ssh_cidr 0.0.0.0/0)")
     cloud = connect(spec.cloud)
+    try:
+        spec = _with_s3_endpoint(cloud, spec)
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted during preflight; nothing was created") from None
+    services = pipeline.services_for(spec)
+    groups = group_requests(spec, services)
+    ports = member_ports(services)
     try:
         with Phase(report, "preflight", total=2, text="checking the cloud") as phase:
             software = in_background(lambda: resolve_artifacts(services) if with_software else {})
@@ -126,6 +139,34 @@ def preflight(
         Manifest.new(spec, [s.name for s in services], records(artifacts)), new_secrets(names)
     )
     return LaunchPlan(cloud, plan, groups, ports, ServicePlan(spec, services, artifacts, state))
+
+
+def _with_s3_endpoint(cloud: Cloud, spec: ClusterSpec) -> ClusterSpec:
+    """``spec`` with object storage's endpoint and region from the catalog where unset (and
+    a PreflightError when the catalog has no S3 API)."""
+    store = spec.object_storage
+    if not store.enabled or (store.endpoint and store.region):
+        return spec
+    found = s3_endpoint(cloud)
+    filled = store.model_copy(
+        update={"endpoint": store.endpoint or found.url, "region": store.region or found.region}
+    )
+    return spec.model_copy(update={"object_storage": filled})
+
+
+def _object_storage_access(cloud: Cloud, plan: ServicePlan) -> None:
+    """An EC2 credential for the cluster, kept with its secrets (the nodes get it in a 0600
+    file, the client keeps none); the event log directory, made if missing."""
+    store = plan.spec.object_storage
+    if not store.enabled:
+        return
+    made = create_ec2_credential(cloud, plan.spec.name)
+    plan.state.secrets.update(
+        {S3_ACCESS_SECRET: made.access, S3_KEY_SECRET: made.secret, S3_CREDENTIAL: made.id}
+    )
+    if store.event_log:
+        parts = urlsplit(store.event_log)
+        ensure_directory(cloud, parts.netloc, parts.path.strip("/"))
 
 
 def in_background(call: Callable[[], T]) -> Future[T]:
@@ -205,6 +246,7 @@ def launch(
     try:
         for artifact in plan.services.artifacts.values():
             artifact.start_fetch(report)  # downloads overlap the boot
+        _object_storage_access(cloud, plan.services)
         key = _key_choice(cloud, spec)
         made = provision(cloud, spec, plan.groups, plan.plan, key, plan.ports, report)
         if not provision_only:

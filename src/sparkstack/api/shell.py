@@ -187,12 +187,18 @@ def login_command(
 
 @asynccontextmanager
 async def ui_tunnel(
-    cluster: Cluster, access: SSHAccess, *, service: str = "spark", local_port: int = 0
+    cluster: Cluster,
+    access: SSHAccess,
+    *,
+    service: str = "spark",
+    which: str | None = None,
+    local_port: int = 0,
 ) -> AsyncIterator[str]:
-    """A local URL of a service's web UI, forwarded over SSH while the block runs."""
-    kind, port = pipeline.web_ui(service)
+    """A local URL of a service's web UI (``which``: another of its UIs, e.g. Spark's
+    ``history``), forwarded over SSH while the block runs."""
+    kind, port = pipeline.web_ui(service, which)
     async with Fleet(access) as fleet:
-        node = await kind.leader(Deployment(cluster.name, hosts_of(cluster), fleet))
+        node = await kind.ui_host(Deployment(cluster.name, hosts_of(cluster), fleet), which)
         node = node or Selection(frozenset(kind.client_roles or kind.roles)).pick(cluster)[0]
         conn = await fleet.connection(node.target)
         async with forward_local(conn, node.ip, port, local_port) as bound:
@@ -205,18 +211,21 @@ def open_ui_tunnel(
     *,
     cloud: str | None = None,
     service: str = "spark",
+    which: str | None = None,
     local_port: int = 0,
     trust_first_host_key: bool = False,
 ) -> None:
     """``ui NAME``: open the tunnel, ``on_ready(url)``, keep it until Ctrl-C."""
     validation.check_cluster_name(name)
-    pipeline.web_ui(service)
+    pipeline.web_ui(service, which)
     if not 0 <= local_port <= 65535:
         raise UsageError(f"--port {local_port}: a port is between 1 and 65535 (0: any free one)")
     cluster, access = _connect(name, cloud, trust_first_host_key)
 
     async def go() -> None:
-        async with ui_tunnel(cluster, access, service=service, local_port=local_port) as url:
+        async with ui_tunnel(
+            cluster, access, service=service, which=which, local_port=local_port
+        ) as url:
             on_ready(url)
             await asyncio.Event().wait()
 

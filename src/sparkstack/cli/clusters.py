@@ -7,7 +7,7 @@ succeeds) and ``list.schema.json``, and tests validate real output against them.
 
     {"name": str, "cloud": str, "removed": {"floating_ips": int, "servers": int, "ports": int,
      "routers": int, "networks": int, "security_groups": int, "server_groups": int,
-     "keypairs": int}}
+     "keypairs": int, "ec2_credentials": int}}
 """
 
 from __future__ import annotations
@@ -268,6 +268,23 @@ def launch(
     hadoop_tarball: HadoopTarballOpt = None,
     hadoop_version: HadoopVersionOpt = None,
     hdfs_replication: ReplicationOpt = None,
+    object_storage: Annotated[
+        bool,
+        typer.Option(
+            "--object-storage",
+            help="Jobs read and write s3a://container/path (the cloud's S3 API; EC2 "
+            "credentials made for the cluster).",
+        ),
+    ] = False,
+    event_log: Annotated[
+        str | None,
+        typer.Option(
+            "--event-log",
+            help="Spark event logs to s3a://container/prefix, and a History Server "
+            "(`ui NAME --history`); implies --object-storage.",
+            metavar="S3A_URL",
+        ),
+    ] = None,
     trust_first_host_key: TrustFirstOpt = False,
     cloud: CloudOpt = None,
     output: OutputOpt = OutputFormat.TABLE,
@@ -290,6 +307,7 @@ def launch(
         "metadata": pairs("--metadata", metadata),
         "timeout_seconds": timeout,
         "trust_first_host_key": trust_first_host_key or None,
+        "object_storage": {"enabled": object_storage or None, "event_log": event_log},
         **software_overrides(
             spark_tarball,
             spark_version,

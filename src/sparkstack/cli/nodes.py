@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 import sparkstack
 from sparkstack.api.shell import login_command, open_ui_tunnel
@@ -191,14 +192,20 @@ def ui(
         int, typer.Option("--port", help="Local port (0: any free one).", min=0, max=65535)
     ] = 0,
     service: Annotated[str, typer.Option("--service", help="Whose web UI.")] = "spark",
+    history: Annotated[
+        bool,
+        typer.Option("--history", help="Spark's History Server (with --event-log) instead."),
+    ] = False,
     trust_first_host_key: TrustFirstOpt = False,
     cloud: CloudOpt = None,
 ) -> None:
     """Tunnel a service's web UI (Spark's master by default) to a local port; Ctrl-C closes it."""
     check_cluster_name(name)
+    which = "history" if history else None
 
     def ready(url: str) -> None:
-        console.print(f"{service} web UI: {url}  (Ctrl-C to close)")
+        label = f"{service} {which}" if which else f"{service} web UI"
+        console.print(Text(f"{label}: {url}  (Ctrl-C to close)"))
 
     try:
         open_ui_tunnel(
@@ -206,6 +213,7 @@ def ui(
             ready,
             cloud=cloud,
             service=service,
+            which=which,
             local_port=port,
             trust_first_host_key=trust_first_host_key,
         )

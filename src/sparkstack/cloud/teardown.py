@@ -1,7 +1,8 @@
 """Remove a cluster's resources in dependency order; idempotent; rollback reuses it.
 
 Only resources carrying the cluster's tag (or, for keypair and server group which cannot be
-tagged, sparkstack's reserved name for the cluster) are touched, plus ports left behind on the
+tagged, sparkstack's reserved name for the cluster; for EC2 credentials, the cluster's name in
+their blob) are touched, plus ports left behind on the
 cluster's own security group, so an existing network, the user's keypair and their other
 groups and servers are never affected.
 
@@ -21,6 +22,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixe
 from sparkstack.cloud import naming
 from sparkstack.cloud.concurrency import concurrently, for_each
 from sparkstack.cloud.connection import Cloud, translate_errors
+from sparkstack.cloud.s3 import cluster_credentials, delete_credential
 from sparkstack.cloud.waiting import list_cluster_servers, wait_for_gone
 
 #: How long a teardown keeps looking for ports nova makes late (see remove_left_ports).
@@ -35,6 +37,7 @@ KINDS = (
     "security_groups",
     "server_groups",
     "keypairs",
+    "ec2_credentials",
 )
 
 
@@ -128,6 +131,11 @@ def teardown(
                 "servers": servers,
                 "server_groups": server_groups,
                 "keypairs": keypairs,
+                "ec2_credentials": lambda: for_each(
+                    cluster_credentials(cloud, cluster),
+                    lambda c: delete_credential(cloud, c),
+                    action,
+                ),
             },
             action,
         )
@@ -164,7 +172,7 @@ def teardown(
             },
             action,
         )
-        for kind in ("networks", "security_groups", "server_groups", "keypairs"):
+        for kind in ("networks", "security_groups", "server_groups", "keypairs", "ec2_credentials"):
             on_step(kind, {**first, **last}[kind])
     counts = {**first, **removed, **last}
     return {kind: counts[kind] for kind in KINDS}

@@ -41,13 +41,12 @@ from pathlib import Path, PurePosixPath
 from sparkstack import paths
 from sparkstack.devcloud.maven import (
     BuiltTarball,
-    MavenJar,
     build_lock,
     cached_sha512,
-    fetch_jars,
     pack,
 )
-from sparkstack.errors import DevcloudError
+from sparkstack.errors import DevcloudError, SparkstackError
+from sparkstack.maven import MavenJar, fetch_jars
 
 #: The Hadoop that Spark's default build bundles (``jars/hadoop-client-api-3.5.0.jar`` in the
 #: tarball of ``spark_dist``), so Spark talks to this HDFS with no extra jars.
@@ -640,7 +639,7 @@ def main() -> None:
     version = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_VERSION
     try:
         dist = build_hadoop_dist(version)
-    except DevcloudError as exc:
+    except SparkstackError as exc:
         sys.exit(f"error: {exc}")
     print(dist.tarball)
 

@@ -29,13 +29,12 @@ from pathlib import Path
 from sparkstack import paths
 from sparkstack.devcloud.maven import (
     BuiltTarball,
-    MavenJar,
     build_lock,
     cached_sha512,
-    fetch_jars,
     pack,
 )
-from sparkstack.errors import DevcloudError
+from sparkstack.errors import SparkstackError
+from sparkstack.maven import MavenJar, fetch_jars
 
 #: The ZooKeeper this runtime was resolved for. Maven Central lists 3.9.6 too, but without its
 #: parent POM (parent-3.9.6.pom: 404), so its dependency versions cannot be resolved there.
@@ -167,7 +166,7 @@ def main() -> None:
     version = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_VERSION
     try:
         dist = build_zookeeper_dist(version)
-    except DevcloudError as exc:
+    except SparkstackError as exc:
         sys.exit(f"error: {exc}")
     print(dist.tarball)
 

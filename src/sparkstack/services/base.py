@@ -157,6 +157,8 @@ class Service(ABC):
     runs_jobs: ClassVar[bool] = False
     #: The port of the web UI ``ui`` tunnels to, on the node :meth:`leader` names.
     web_ui_port: ClassVar[int | None] = None
+    #: Other web UIs ({name: port}), on the node :meth:`ui_host` names for each.
+    web_uis: ClassVar[dict[str, int]] = {}
 
     def __init__(self, spec: ClusterSpec):
         self.spec = spec
@@ -240,6 +242,11 @@ class Service(ABC):
         """The node of ``client_roles`` that a client should go to now (submit, ui, login):
         by default the first; a service with a leader election says who leads."""
         return next((h for h in dep.hosts if set(cls.client_roles) & h.node.roles), None)
+
+    @classmethod
+    async def ui_host(cls, dep: Deployment, which: str | None = None) -> Host | None:
+        """Where the web UI ``which`` (None: the main one) runs: by default the leader."""
+        return await cls.leader(dep)
 
     @classmethod
     async def job_node(cls, dep: Deployment) -> Host | None:

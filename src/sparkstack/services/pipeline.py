@@ -16,6 +16,7 @@ from sparkstack.cluster import Role
 from sparkstack.errors import SpecError
 from sparkstack.services.base import Deployment, Port, Service, ServiceStatus
 from sparkstack.services.hdfs import Hdfs
+from sparkstack.services.object_storage import ObjectStorage
 from sparkstack.services.prepare import prepare_nodes
 from sparkstack.services.spark import SparkStandalone
 from sparkstack.services.staging import staging_port
@@ -23,7 +24,7 @@ from sparkstack.services.zookeeper import ZooKeeper
 from sparkstack.spec import ClusterSpec
 
 #: Every service sparkstack knows; a new one is a module in services/ and a line here.
-REGISTRY: tuple[type[Service], ...] = (ZooKeeper, Hdfs, SparkStandalone)
+REGISTRY: tuple[type[Service], ...] = (ZooKeeper, Hdfs, ObjectStorage, SparkStandalone)
 
 
 def in_dependency_order(services: Iterable[Service]) -> list[Service]:
@@ -82,9 +83,14 @@ def job_runner() -> type[Service]:
     raise SpecError("no service that runs jobs is known")
 
 
-def web_ui(name: str) -> tuple[type[Service], int]:
-    """The service ``name`` and the port of its web UI (on the node it says leads)."""
+def web_ui(name: str, which: str | None = None) -> tuple[type[Service], int]:
+    """The service ``name`` and the port of its web UI (``which``: another of its UIs)."""
     for kind in REGISTRY:
+        if kind.name == name and which is not None:
+            if which not in kind.web_uis:
+                others = ", ".join(kind.web_uis) or "none"
+                raise SpecError(f"{name} has no {which!r} web UI; its others: {others}")
+            return kind, kind.web_uis[which]
         if kind.name == name and kind.web_ui_port is not None:
             return kind, kind.web_ui_port
     names = ", ".join(k.name for k in REGISTRY if k.web_ui_port is not None)

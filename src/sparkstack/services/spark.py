@@ -52,6 +52,9 @@ MASTER_PORT = 7077
 WORKER_PORT = 7078
 MASTER_UI_PORT = 8080
 WORKER_UI_PORT = 8081
+#: The History Server (on the first master, when event logs go to object storage).
+HISTORY_PORT = 18080
+HISTORY = "history-server"
 #: Drivers (on a master) and block managers (every executor) bind the first free port from
 #: these on, at most ``spark.port.maxRetries`` further: pinned so the security group can open
 #: exactly these between members, instead of every port.
@@ -69,8 +72,9 @@ MIN_EXECUTOR_MB = 512
 JVM_NON_HEAP_MB = 128
 
 _MAIN_CLASS = {
-    Role.SPARK_MASTER: "org.apache.spark.deploy.master.Master",
-    Role.SPARK_WORKER: "org.apache.spark.deploy.worker.Worker",
+    "master": "org.apache.spark.deploy.master.Master",
+    "worker": "org.apache.spark.deploy.worker.Worker",
+    HISTORY: "org.apache.spark.deploy.history.HistoryServer",
 }
 _DAEMON = {Role.SPARK_MASTER: "master", Role.SPARK_WORKER: "worker"}
 
@@ -154,17 +158,21 @@ class SparkStatus(ServiceStatus):
 
 async def master_status(dep: Deployment, host: Host) -> dict[str, Any] | None:
     """A master's ``/json/`` page read on the master itself; None when it does not answer."""
-    return await _json_page(dep, host, MASTER_UI_PORT)
+    page = await _json_page(dep, host, MASTER_UI_PORT)
+    return page if isinstance(page, dict) else None
 
 
 async def worker_status(dep: Deployment, host: Host) -> dict[str, Any] | None:
     """A worker's own ``/json/`` page (its executors), read on it; None when it does not
     answer. A master's word on a decommissioned worker's cores goes stale: this does not."""
-    return await _json_page(dep, host, WORKER_UI_PORT)
+    page = await _json_page(dep, host, WORKER_UI_PORT)
+    return page if isinstance(page, dict) else None
 
 
-async def _json_page(dep: Deployment, host: Host, port: int) -> dict[str, Any] | None:
-    url = f"http://{host.ip}:{port}/json/"
+async def _json_page(
+    dep: Deployment, host: Host, port: int, path: str = "/json/"
+) -> dict[str, Any] | list[Any] | None:
+    url = f"http://{host.ip}:{port}{path}"
     code = (
         "import sys, urllib.request as u; "
         f"sys.stdout.write(u.urlopen({url!r}, timeout=5).read().decode())"
@@ -179,7 +187,13 @@ async def _json_page(dep: Deployment, host: Host, port: int) -> dict[str, Any] |
         status = json.loads(result.stdout)
     except json.JSONDecodeError:
         return None
-    return status if isinstance(status, dict) else None
+    return status if isinstance(status, dict | list) else None
+
+
+async def history_apps(dep: Deployment, host: Host) -> list[Any] | None:
+    """The applications the History Server on ``host`` lists; None when it does not answer."""
+    apps = await _json_page(dep, host, HISTORY_PORT, "/api/v1/applications")
+    return apps if isinstance(apps, list) else None
 
 
 def alive_workers(status: dict[str, Any]) -> set[str]:
@@ -200,6 +214,7 @@ class SparkStandalone(TarballService):
     label: ClassVar[str] = "Spark"
     runs_jobs: ClassVar[bool] = True
     web_ui_port: ClassVar[int | None] = MASTER_UI_PORT
+    web_uis: ClassVar[dict[str, int]] = {"history": HISTORY_PORT}
 
     @property
     def settings(self) -> SparkSpec:
@@ -236,7 +251,9 @@ class SparkStandalone(TarballService):
             Port(WORKER_UI_PORT, WORKER_UI_PORT, "spark worker web UI", Role.SPARK_WORKER),
             Port(*driver, "spark drivers (on the masters)", Role.SPARK_MASTER),
             Port(*blocks, "spark block managers (executors and drivers)"),
-        ]
+        ] + [Port(HISTORY_PORT, HISTORY_PORT, "spark history server", Role.SPARK_MASTER)] * bool(
+            self.event_log
+        )
 
     @property
     def ha(self) -> bool:
@@ -247,8 +264,25 @@ class SparkStandalone(TarballService):
     def on_hdfs(self) -> bool:
         return self.spec.count(Role.HDFS_NAMENODE) > 0
 
+    @property
+    def on_object_storage(self) -> bool:
+        return self.spec.object_storage.enabled
+
+    @property
+    def event_log(self) -> str | None:
+        """Where applications log their events (s3a://...), read by the History Server."""
+        return self.spec.object_storage.event_log if self.on_object_storage else None
+
     def depends_on(self) -> tuple[str, ...]:
-        return ("zookeeper",) * self.ha + ("hdfs",) * self.on_hdfs
+        return (
+            ("zookeeper",) * self.ha
+            + ("hdfs",) * self.on_hdfs
+            + ("object-storage",) * self.on_object_storage
+        )
+
+    def history_host(self, dep: Deployment) -> Host | None:
+        """The node that runs the History Server: the first master, when there are event logs."""
+        return dep.with_role(Role.SPARK_MASTER)[0] if self.event_log else None
 
     def master_hosts(self, dep: Deployment) -> list[Host]:
         """Masters that run a Master daemon: all of them with ZooKeeper recovery, else the
@@ -256,14 +290,16 @@ class SparkStandalone(TarballService):
         masters = dep.with_role(Role.SPARK_MASTER)
         return masters if self.ha else masters[:1]
 
-    def daemons(self, dep: Deployment, host: Host) -> list[Role]:
-        """The Spark daemons ``host`` runs (a small cluster may put both on one node)."""
-        roles = []
+    def daemons(self, dep: Deployment, host: Host) -> list[str]:
+        """The Spark daemons ``host`` runs (a small cluster may put all on one node)."""
+        daemons = []
         if host in self.master_hosts(dep):
-            roles.append(Role.SPARK_MASTER)
+            daemons.append("master")
         if host.has(Role.SPARK_WORKER):
-            roles.append(Role.SPARK_WORKER)
-        return roles
+            daemons.append("worker")
+        if host == self.history_host(dep):
+            daemons.append(HISTORY)
+        return daemons
 
     def spark_hosts(self, dep: Deployment) -> list[Host]:
         return [h for h in dep.hosts if h.has(Role.SPARK_MASTER) or h.has(Role.SPARK_WORKER)]
@@ -303,11 +339,21 @@ class SparkStandalone(TarballService):
             conf["spark.driver.extraJavaOptions"] = SMALL_JVM_OPTS
         if app.small:
             conf["spark.executor.extraJavaOptions"] = SMALL_JVM_OPTS
+        if self.on_object_storage:  # s3a's jars and core-site.xml (see object_storage)
+            for key in ("spark.driver.extraClassPath", "spark.executor.extraClassPath"):
+                conf[key] = dep.outputs["object_storage.classpath"]
+        if self.event_log:
+            conf["spark.eventLog.enabled"] = "true"
+            conf["spark.eventLog.dir"] = self.event_log
+            conf["spark.history.fs.logDirectory"] = self.event_log
         if self.ha:
             conf["spark.deploy.recoveryMode"] = "ZOOKEEPER"
             conf["spark.deploy.zookeeper.url"] = dep.outputs["zookeeper.connect"]
             conf["spark.deploy.zookeeper.dir"] = f"/sparkstack/{dep.cluster}/spark"
         merged = {**conf, **self.settings.conf}
+        for key in ("spark.driver.extraClassPath", "spark.executor.extraClassPath"):
+            if key in conf and key in self.settings.conf:  # the user's entries come after
+                merged[key] = f"{conf[key]}:{self.settings.conf[key]}"
         merged["spark.authenticate.secret"] = dep.secrets["spark"]
         return merged
 
@@ -320,8 +366,9 @@ class SparkStandalone(TarballService):
         url = master_url([h.ip for h in self.master_hosts(dep)])
         values: dict[str, Any] = {
             "ip": host.ip,
-            "is_master": Role.SPARK_MASTER in daemons,
-            "is_worker": Role.SPARK_WORKER in daemons,
+            "is_master": "master" in daemons,
+            "is_worker": "worker" in daemons,
+            "daemon_classpath": dep.outputs.get("object_storage.classpath", ""),
             "res": res,
             "java_home": facts["java_home"],
             "python": facts["python"] or "python3",
@@ -346,8 +393,7 @@ class SparkStandalone(TarballService):
             ),
             PROFILE: FileSpec(template("profile.sh.j2").render(home=SPARK_LINK), 0o644, "root"),
         }
-        for role in daemons:
-            daemon = _DAEMON[role]
+        for daemon in daemons:
             unit = f"sparkstack-spark-{daemon}"
             common = {
                 "role": daemon,
@@ -362,7 +408,7 @@ class SparkStandalone(TarballService):
                 systemd=facts.systemd,
                 state_dir=STATE_DIR,
                 log_dir=LOG_DIR,
-                main_class=_MAIN_CLASS[role],
+                main_class=_MAIN_CLASS[daemon],
             )
             files[f"{STATE_DIR}/spark-{daemon}-ctl.sh"] = FileSpec(ctl, 0o755, user)
             if facts.systemd:
@@ -382,20 +428,25 @@ class SparkStandalone(TarballService):
 
     # ---- start and health ----------------------------------------------------------------
 
-    async def ctl(self, dep: Deployment, host: Host, role: Role, *args: str) -> str:
-        """Run the control script of one daemon of ``host`` (ensure, status, stop, logs)."""
-        daemon = _DAEMON[role]
+    async def ctl(self, dep: Deployment, host: Host, role: Role | str, *args: str) -> str:
+        """Run the control script of one daemon of ``host`` (ensure, status, stop, logs):
+        a role's, or the History Server's."""
+        daemon = _DAEMON[role] if isinstance(role, Role) else role
         script = f"{STATE_DIR}/spark-{daemon}-ctl.sh"
         return await control(dep, host, script, f"Spark {daemon}", *args)
 
     async def start(self, dep: Deployment, changed: set[str]) -> None:
         masters = dep.acting(self.master_hosts(dep))
         workers = dep.acting(dep.with_role(Role.SPARK_WORKER))
+        history = dep.acting([h for h in [self.history_host(dep)] if h is not None])
         with Phase(
-            dep.report, "start", total=len(masters) + len(workers), text="start Spark"
+            dep.report,
+            "start",
+            total=len(masters) + len(workers) + len(history),
+            text="start Spark",
         ) as phase:
 
-            def starter(role: Role) -> Callable[[Host], Awaitable[None]]:
+            def starter(role: Role | str) -> Callable[[Host], Awaitable[None]]:
                 async def one(host: Host) -> None:
                     flag = "1" if host.name in changed else "0"
                     state = await self.ctl(dep, host, role, "ensure", flag)
@@ -408,6 +459,7 @@ class SparkStandalone(TarballService):
                 await _all_or_errors(workers, starter(Role.SPARK_WORKER))
             except ServiceError as failed:
                 raise await self._late_deaths(dep, workers, failed) from None
+            await _all_or_errors(history, starter(HISTORY))
 
     async def _late_deaths(
         self, dep: Deployment, workers: list[Host], failed: ServiceError
@@ -427,6 +479,9 @@ class SparkStandalone(TarballService):
 
     async def stop(self, dep: Deployment) -> None:
         """Workers first, so that no master sees them vanish as a failure."""
+        history = self.history_host(dep)
+        if history is not None:
+            await self.ctl(dep, history, HISTORY, "stop")
         await each(
             dep.with_role(Role.SPARK_WORKER), lambda h: self.ctl(dep, h, Role.SPARK_WORKER, "stop")
         )
@@ -488,11 +543,30 @@ class SparkStandalone(TarballService):
                     p and p.get("status") in ("ALIVE", "STANDBY") for p in pages.values()
                 )
                 if status and not missing and standing:
-                    return
+                    break
                 polls += 1
                 if polls % 4 == 0 or time.monotonic() > deadline:
                     await self._fail_if_dead(dep, missing, status is None, timeout, deadline)
                 await asyncio.sleep(0.5)
+        await self._history_health(dep, deadline, timeout)
+
+    async def _history_health(self, dep: Deployment, deadline: float, timeout: float) -> None:
+        """The History Server lists applications (it read the event log directory); systemd
+        restarts one that died, so a death shows in its log, not in its state."""
+        host = self.history_host(dep)
+        if host is None:
+            return
+        while await history_apps(dep, host) is None:
+            if time.monotonic() > deadline or await self.ctl(dep, host, HISTORY, "status") != (
+                "running"
+            ):
+                log = await self.ctl(dep, host, HISTORY, "logs", "20")
+                raise ServiceError(
+                    f"{host.name}: the Spark History Server does not answer on port "
+                    f"{HISTORY_PORT} (limit {timeout:.0f} s); check object_storage.event_log "
+                    f"(the container must exist); its log ends with:\n{indent(log)}"
+                )
+            await asyncio.sleep(1)
 
     async def _fail_if_dead(
         self, dep: Deployment, missing: list[Host], no_master: bool, timeout: float, deadline: float
@@ -564,6 +638,13 @@ class SparkStandalone(TarballService):
 
     def outputs(self, dep: Deployment) -> dict[str, str]:
         return {"spark.master_url": master_url([h.ip for h in self.master_hosts(dep)])}
+
+    @classmethod
+    async def ui_host(cls, dep: Deployment, which: str | None = None) -> Host | None:
+        """The History Server runs on the first master; the master UI, on the leader."""
+        if which == "history":
+            return dep.with_role(Role.SPARK_MASTER)[0]
+        return await cls.leader(dep)
 
     @classmethod
     async def job_node(cls, dep: Deployment) -> Host | None:
