@@ -1,11 +1,13 @@
 """Remove a cluster's resources in dependency order; idempotent; rollback reuses it.
 
 Only resources carrying the cluster's tag (or, for keypair and server group which cannot be
-tagged, sparkstack's reserved name for the cluster) are touched, plus ports left behind on the
+tagged, sparkstack's reserved name for the cluster; the reaper's application credential by
+its reserved name too) are touched, plus ports left behind on the
 cluster's own security group, so an existing network, the user's keypair and their other
 groups and servers are never affected.
 
-What does not depend on anything goes at once (floating IPs, servers, keypair, server group);
+What does not depend on anything goes at once (floating IPs, servers, keypair, server group,
+application credential);
 then, once the servers are gone, the ports they left, routers, networks and the security group.
 """
 
@@ -21,6 +23,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixe
 from sparkstack.cloud import naming
 from sparkstack.cloud.concurrency import concurrently, for_each
 from sparkstack.cloud.connection import Cloud, translate_errors
+from sparkstack.cloud.credentials import delete_cluster_credentials
 from sparkstack.cloud.waiting import list_cluster_servers, wait_for_gone
 
 #: How long a teardown keeps looking for ports nova makes late (see remove_left_ports).
@@ -35,6 +38,7 @@ KINDS = (
     "security_groups",
     "server_groups",
     "keypairs",
+    "application_credentials",
 )
 
 
@@ -128,6 +132,7 @@ def teardown(
                 "servers": servers,
                 "server_groups": server_groups,
                 "keypairs": keypairs,
+                "application_credentials": lambda: delete_cluster_credentials(cloud, cluster),
             },
             action,
         )
@@ -164,7 +169,13 @@ def teardown(
             },
             action,
         )
-        for kind in ("networks", "security_groups", "server_groups", "keypairs"):
+        for kind in (
+            "networks",
+            "security_groups",
+            "server_groups",
+            "keypairs",
+            "application_credentials",
+        ):
             on_step(kind, {**first, **last}[kind])
     counts = {**first, **removed, **last}
     return {kind: counts[kind] for kind in KINDS}
