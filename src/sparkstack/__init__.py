@@ -19,6 +19,7 @@ from sparkstack.api.cleanup import find_leftovers as cleanup_leftovers
 from sparkstack.api.cleanup import remove_leftovers
 from sparkstack.api.deploy import DeployReport
 from sparkstack.api.describe import ClusterReport, describe
+from sparkstack.api.expiry import Extended, extend
 from sparkstack.api.images import list_images, upload_image
 from sparkstack.api.jobs import submit
 from sparkstack.api.lifecycle import (
@@ -32,7 +33,7 @@ from sparkstack.api.power import StartReport, StopReport, start, stop
 from sparkstack.api.quota import QuotaReport, quota
 from sparkstack.api.resize import ResizeReport, add_workers, remove_workers
 from sparkstack.api.shell import Selection, copy_file, run_command
-from sparkstack.cluster import Cluster, Node, Role
+from sparkstack.cluster import Cluster, Expiry, Node, Role
 from sparkstack.errors import (
     ArtifactError,
     AuthError,
@@ -55,6 +56,7 @@ from sparkstack.manifest import Manifest
 from sparkstack.nodes.runner import Result
 from sparkstack.services.base import ServiceStatus
 from sparkstack.services.hdfs import HdfsStatus
+from sparkstack.services.reaper import ReaperStatus
 from sparkstack.services.spark import SparkStatus
 from sparkstack.spec import ClusterSpec, GroupSpec, SparkSpec, load_spec
 
@@ -68,6 +70,8 @@ __all__ = [
     "ClusterSpec",
     "DeployReport",
     "Event",
+    "Expiry",
+    "Extended",
     "GroupSpec",
     "HdfsStatus",
     "HostKeyError",
@@ -79,6 +83,7 @@ __all__ = [
     "PreflightError",
     "QuotaError",
     "QuotaReport",
+    "ReaperStatus",
     "Reporter",
     "ResizeReport",
     "Result",
@@ -102,6 +107,7 @@ __all__ = [
     "copy_file",
     "describe",
     "destroy",
+    "extend",
     "launch",
     "list_clusters",
     "list_images",

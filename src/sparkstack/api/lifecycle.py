@@ -27,6 +27,7 @@ from sparkstack.api.deploy import (
     resolve_artifacts,
     state_hosts,
 )
+from sparkstack.api.expiry import launch_grant
 from sparkstack.api.lookup import find_cluster, open_cluster
 from sparkstack.api.state import ClusterState, new_secrets
 from sparkstack.cloud import naming
@@ -47,6 +48,7 @@ from sparkstack.manifest import Manifest, differences
 from sparkstack.services import pipeline
 from sparkstack.services.artifacts import Artifact
 from sparkstack.services.base import Service
+from sparkstack.services.reaper import GIVEN, ReaperGrant
 from sparkstack.spec import ClusterSpec, load_spec
 from sparkstack.validation import check_cluster_name, cidr, shown
 
@@ -172,7 +174,11 @@ def record_manifest(cloud: Cloud, cluster: Cluster, manifest: Manifest) -> None:
 
 
 def _deploy_new(
-    launch: LaunchPlan, cluster: Cluster, host_keys: dict[str, list[str]], report: Reporter
+    launch: LaunchPlan,
+    cluster: Cluster,
+    host_keys: dict[str, list[str]],
+    report: Reporter,
+    reaper: ReaperGrant | None,
 ) -> DeployReport:
     spec = launch.services.spec
     cloud = launch.cloud
@@ -186,7 +192,14 @@ def _deploy_new(
         cloud, cluster, console_keys=host_keys, trust_first=spec.trust_first_host_key
     )
     done = _sync.run(
-        deploy_on(cluster, access, lambda _old: launch.services, report, on_reached=narrow)
+        deploy_on(
+            cluster,
+            access,
+            lambda _old: launch.services,
+            report,
+            on_reached=narrow,
+            given={GIVEN: reaper} if reaper else None,
+        )
     )
     record_manifest(cloud, cluster, launch.services.state.manifest)
     return done
@@ -200,6 +213,11 @@ def launch(
     report: Reporter = silent,
 ) -> Cluster:
     """Provision ``spec`` and deploy its services; roll back on any failure or Ctrl-C."""
+    if provision_only and spec.expiry is not None:
+        raise UsageError(
+            "--provision-only deploys no services, so no reaper would delete the cluster: "
+            "drop --max-age/--idle-timeout (and expiry:) or --provision-only"
+        )
     plan = preflight(spec, report, with_software=not provision_only)
     cloud = plan.cloud
     try:
@@ -208,7 +226,8 @@ def launch(
         key = _key_choice(cloud, spec)
         made = provision(cloud, spec, plan.groups, plan.plan, key, plan.ports, report)
         if not provision_only:
-            _deploy_new(plan, made.cluster, made.host_keys, report)
+            reaper = launch_grant(cloud, spec)
+            _deploy_new(plan, made.cluster, made.host_keys, report, reaper)
         set_launch_state(cloud, spec.name, naming.LaunchState.READY)
         return dataclasses.replace(made.cluster, launch_state=naming.LaunchState.READY.value)
     except KeyboardInterrupt:

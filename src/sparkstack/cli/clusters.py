@@ -27,6 +27,7 @@ from rich.table import Table
 
 import sparkstack
 from sparkstack.api.lookup import cloud_name
+from sparkstack.cli.expiry import expiry_data, expiry_line
 from sparkstack.cli.options import (
     CloudOpt,
     FileOpt,
@@ -48,7 +49,7 @@ from sparkstack.cli.output import OutputFormat, console, emit_data, err_console,
 from sparkstack.cli.progress import ProgressReporter
 from sparkstack.cluster import Cluster, Node
 from sparkstack.errors import PreflightError, QuotaPreflightError, UsageError
-from sparkstack.spec import ServerGroupPolicy, load_spec
+from sparkstack.spec import OnExpiry, ServerGroupPolicy, load_spec
 from sparkstack.validation import check_cluster_name
 
 
@@ -105,6 +106,7 @@ def cluster_data(cluster: Cluster) -> dict[str, Any]:
         "groups": groups_data(cluster),
         "metadata": dict(cluster.metadata),
         "nodes": [node_data(n) for n in cluster.nodes],
+        "expiry": expiry_data(cluster.expiry),
     }
 
 
@@ -184,6 +186,8 @@ def _show_cluster(cluster: Cluster) -> None:
     for node in cluster.nodes:
         if node.fault:
             console.print(styled("red", node.name, f": {node.fault}"))
+    if line := expiry_line(cluster.expiry):
+        console.print(line)
 
 
 def _show_report(report: sparkstack.ClusterReport) -> None:
@@ -279,6 +283,17 @@ def launch(
     hadoop_tarball: HadoopTarballOpt = None,
     hadoop_version: HadoopVersionOpt = None,
     hdfs_replication: ReplicationOpt = None,
+    max_age: Annotated[
+        str | None,
+        typer.Option(help="Delete (or stop) the cluster once it is this old, e.g. 8h."),
+    ] = None,
+    idle_timeout: Annotated[
+        str | None,
+        typer.Option(help="Delete (or stop) it after no application ran this long, e.g. 1h."),
+    ] = None,
+    on_expiry: Annotated[
+        OnExpiry | None, typer.Option(help="What the reaper does when the time is up.")
+    ] = None,
     trust_first_host_key: TrustFirstOpt = False,
     cloud: CloudOpt = None,
     output: OutputOpt = OutputFormat.TABLE,
@@ -301,6 +316,7 @@ def launch(
         "metadata": pairs("--metadata", metadata),
         "timeout_seconds": timeout,
         "trust_first_host_key": trust_first_host_key or None,
+        "expiry": {"max_age": max_age, "idle_timeout": idle_timeout, "on_expiry": on_expiry},
         **software_overrides(
             spark_tarball,
             spark_version,
