@@ -46,21 +46,22 @@ def _grant(made: ClusterCredential, deadline: int | None, hold_until: int = 0) -
     return ReaperGrant(made.auth_url, made.region, made.id, made.secret, deadline, hold_until)
 
 
-def _record(cluster: str, made: ClusterCredential, deadline: int | None) -> Expiry:
+def _record(made: ClusterCredential, deadline: int | None) -> Expiry:
     return Expiry(deadline, made.id, int(made.expires_at.timestamp()))
 
 
-def launch_grant(cloud: Cloud, spec: ClusterSpec) -> ReaperGrant | None:
-    """The reaper's credential and deadline for a launch of ``spec``, recorded on the cluster's
-    security group (None: the spec schedules nothing)."""
+def launch_grant(cloud: Cloud, spec: ClusterSpec) -> tuple[ReaperGrant, Expiry] | None:
+    """The reaper's credential and deadline for a launch of ``spec``, and their record on the
+    cluster's security group (None: the spec schedules nothing)."""
     if spec.expiry is None:
         return None
     now = int(time.time())
     max_age = spec.expiry.max_age_seconds
     deadline = now + max_age if max_age else None
     made = _credential(cloud, spec.name, deadline or now + validation.MAX_DURATION)
-    set_expiry(cloud, spec.name, _record(spec.name, made, deadline))
-    return _grant(made, deadline)
+    record = _record(made, deadline)
+    set_expiry(cloud, spec.name, record)
+    return _grant(made, deadline), record
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def extend(
         set_expiry(
             session,
             name,
-            _record(name, made, deadline)
+            _record(made, deadline)
             if made
             else Expiry(deadline, record.credential_id, record.credential_expires),
         )

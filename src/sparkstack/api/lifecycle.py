@@ -225,11 +225,15 @@ def launch(
             artifact.start_fetch(report)  # downloads overlap the boot
         key = _key_choice(cloud, spec)
         made = provision(cloud, spec, plan.groups, plan.plan, key, plan.ports, report)
+        reaper = None if provision_only else launch_grant(cloud, spec)
         if not provision_only:
-            reaper = launch_grant(cloud, spec)
-            _deploy_new(plan, made.cluster, made.host_keys, report, reaper)
+            _deploy_new(plan, made.cluster, made.host_keys, report, reaper[0] if reaper else None)
         set_launch_state(cloud, spec.name, naming.LaunchState.READY)
-        return dataclasses.replace(made.cluster, launch_state=naming.LaunchState.READY.value)
+        return dataclasses.replace(
+            made.cluster,
+            launch_state=naming.LaunchState.READY.value,
+            expiry=reaper[1] if reaper else None,
+        )
     except KeyboardInterrupt:
         if keep_on_failure:
             raise Interrupted(

@@ -40,7 +40,7 @@ def expiry_line(expiry: Expiry | None) -> str | None:
     if expiry is None:
         return None
     if expiry.deadline is None:
-        return "expires: when idle for its idle timeout (the reaper's line below says since when)"
+        return "expires: after its idle timeout (the reaper's line says when)"
     return f"expires: at the latest {_when(expiry.deadline)} (max age)"
 
 

@@ -34,6 +34,7 @@ from sparkstack.services.base import (
     write_each,
 )
 from sparkstack.services.spark import MASTER_UI_PORT
+from sparkstack.validation import duration
 
 HOME = "/var/lib/sparkstack-reaper"
 CTL = f"{HOME}/reaper-ctl.sh"
@@ -209,7 +210,8 @@ def reaper_status(shown: dict[str, Any]) -> ReaperStatus:
     if due is not None:
         summary = f"{action} at {reaper_agent.iso(due[0])} ({due[1]})"
     else:
-        summary = f"{action} when idle for {schedule.get('idle_timeout')} s (busy now)"
+        idle = schedule.get("idle_timeout")
+        summary = f"{action} when idle for {duration(f'{idle}s') if idle else '?'} (busy now)"
     running = bool(shown.get("running"))
     return ReaperStatus(
         "reaper",

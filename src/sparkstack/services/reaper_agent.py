@@ -12,8 +12,8 @@ the tag ``sparkstack:<cluster>``, the reserved name ``sparkstack-<cluster>``.
 Its own server goes last, and with it this program, so before that it moves its own port to
 the project's ``default`` security group, which lets the cluster's group be deleted. The
 application credential is restricted: Keystone refuses to let it delete itself (it tries, and
-logs the answer); it expires shortly after the deadline and ``sparkstack destroy`` or
-``cleanup`` removes it.
+logs the answer); it expires an hour after the deadline (30 days with an idle timeout alone),
+and ``sparkstack destroy NAME`` removes it.
 
 Files, in its directory: ``credential.json`` and ``schedule.json`` (written by sparkstack,
 mode 0600, read again on every round, so ``sparkstack extend`` needs no restart),
