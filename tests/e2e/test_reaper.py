@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,17 @@ def test_describe_says_when_and_why(shell: Any, launched: dict[str, Any]) -> Non
         time.sleep(5)
         text = shell("describe", NAME).stdout
     assert "reaper: healthy, delete at" in text and "idle since" in text, text
+
+
+def test_extend_moves_the_deletion(shell: Any, launched: dict[str, Any]) -> None:
+    moved = json.loads(shell("extend", NAME, "1m", "--output", "json").stdout)
+    assert moved["deadline"] is None and moved["credential_replaced"] is False
+    data = json.loads(shell("describe", NAME, "--output", "json").stdout)
+    reaper = next(s for s in data["services"] if s["service"] == "reaper")
+    due, hold = (datetime.fromisoformat(t) for t in (reaper["due_at"], moved["hold_until"]))
+    assert due >= hold.replace(microsecond=0), (reaper, moved)
+    refused = shell("extend", NAME, "31d", check=False)
+    assert refused.returncode == 2 and "between 1m and 30d" in refused.stderr
 
 
 def test_the_idle_cluster_deletes_itself(
