@@ -11,6 +11,9 @@ secret, which was only on the deleted master); the test then sees ``destroy`` re
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -52,8 +55,8 @@ def _inventory(conn: Any, user_id: str) -> dict[str, list[str]]:
     }
 
 
-def _credentials(conn: Any, user_id: str) -> list[Any]:
-    prefix = f"sparkstack-{NAME}-"
+def _credentials(conn: Any, user_id: str, cluster: str = NAME) -> list[Any]:
+    prefix = f"sparkstack-{cluster}-{conn.current_project_id}-"
     return [
         c for c in conn.identity.application_credentials(user=user_id) if c.name.startswith(prefix)
     ]
@@ -135,3 +138,33 @@ def test_the_idle_cluster_deletes_itself(
     done = json.loads(shell("destroy", NAME, "--yes", "--output", "json").stdout)
     assert done["removed"]["application_credentials"] == 1
     assert not _credentials(conn, user)
+
+
+def test_an_interrupted_launch_leaves_no_credential(
+    shell: Any, devcloud: Any, spark_tarball: Any
+) -> None:
+    """Ctrl-C once the credential exists (the services are being deployed): the rollback
+    deletes it with the rest."""
+    name = "treap-int"
+    conn = devcloud.connect()
+    user = conn.current_user_id
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sparkstack", "launch", name, "--workers", "1",
+         "--idle-timeout", "5m", "--spark-tarball", str(spark_tarball.tarball)],
+        env=shell.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while not _credentials(conn, user, name) and time.monotonic() < deadline:
+            assert process.poll() is None, process.communicate()
+            time.sleep(1)
+        assert _credentials(conn, user, name), "the launch made no credential"
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        shell("destroy", name, "--yes", check=False)
+    assert process.returncode == 130, stderr
+    assert "everything this launch created has been removed" in stderr
+    assert not _credentials(conn, user, name)

@@ -7,7 +7,7 @@ succeeds) and ``list.schema.json``, and tests validate real output against them.
 
     {"name": str, "cloud": str, "removed": {"floating_ips": int, "servers": int, "ports": int,
      "routers": int, "networks": int, "security_groups": int, "server_groups": int,
-     "keypairs": int}}
+     "keypairs": int, "application_credentials": int}}
 """
 
 from __future__ import annotations
