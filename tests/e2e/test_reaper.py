@@ -168,3 +168,25 @@ def test_an_interrupted_launch_leaves_no_credential(
     assert process.returncode == 130, stderr
     assert "everything this launch created has been removed" in stderr
     assert not _credentials(conn, user, name)
+
+
+def test_on_expiry_stop_stops_the_servers(shell: Any, devcloud: Any, spark_tarball: Any) -> None:
+    """An idle cluster with ``--on-expiry stop`` is stopped, not deleted, by its reaper."""
+    name = "treap-stop"
+    conn = devcloud.connect()
+    try:
+        shell(
+            "launch", name, "--workers", "1", "--idle-timeout", "1m", "--on-expiry", "stop",
+            "--spark-tarball", str(spark_tarball.tarball),
+        )  # fmt: skip
+        deadline = time.monotonic() + GONE_WITHIN
+        statuses = {s.status for s in conn.compute.servers(tags=naming.cluster_tag(name))}
+        while statuses != {"SHUTOFF"} and time.monotonic() < deadline:
+            time.sleep(10)
+            statuses = {s.status for s in conn.compute.servers(tags=naming.cluster_tag(name))}
+        assert statuses == {"SHUTOFF"}, statuses
+        data = json.loads(shell("describe", name, "--output", "json").stdout)
+        assert data["state"] == "stopped" and len(data["nodes"]) == 2
+    finally:
+        shell("destroy", name, "--yes", check=False)
+    assert not _credentials(conn, conn.current_user_id, name)
