@@ -6,6 +6,7 @@ The wait is a generous deadline, not a timed assertion: the test polls until eve
 cluster is gone. Keystone does not let a restricted application credential delete itself, so the
 credential is the one thing the reaper leaves (it expires an hour after; unusable without its
 secret, which was only on the deleted master); the test then sees ``destroy`` remove it.
+Then: ``extend``; ``--on-expiry stop``; a launch interrupted once its credential exists.
 """
 
 from __future__ import annotations

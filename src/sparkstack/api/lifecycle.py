@@ -33,6 +33,7 @@ from sparkstack.api.state import ClusterState, new_secrets
 from sparkstack.cloud import naming
 from sparkstack.cloud.concurrency import sigint_ignored
 from sparkstack.cloud.connection import Cloud, connect
+from sparkstack.cloud.credentials import reaper_role
 from sparkstack.cloud.inventory import read_all
 from sparkstack.cloud.layout import GroupRequest
 from sparkstack.cloud.power import STOPPED
@@ -118,6 +119,8 @@ def preflight(
         with Phase(report, "preflight", total=2, text="checking the cloud") as phase:
             software = in_background(lambda: resolve_artifacts(services) if with_software else {})
             plan = run_preflight(cloud, spec, groups, rule_count(ports, spec.open_ports))
+            if spec.expiry is not None:
+                reaper_role(cloud)  # the reaper's credential needs it: say so before creating
             phase.advance("cloud")
             artifacts = software.result()
             phase.advance("software")

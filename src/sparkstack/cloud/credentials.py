@@ -13,7 +13,7 @@ on the first master: it is never printed, logged or put in server metadata.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +31,7 @@ class ClusterCredential:
     """What the reaper authenticates with: where, as whom, until when."""
 
     id: str
-    secret: str
+    secret: str = field(repr=False)
     expires_at: datetime
     #: The catalog's public identity endpoint (the one the nodes reach).
     auth_url: str
@@ -57,7 +57,7 @@ def is_cluster_credential(cloud: Cloud, cluster: str, name: str) -> bool:
     return name.startswith(prefix) and name[len(prefix) :].isdigit()
 
 
-def _role(cloud: Cloud) -> str:
+def reaper_role(cloud: Cloud) -> str:
     """``member``, when the user has it in the project (a credential cannot have more)."""
     with translate_errors("reading your roles in the project"):
         auth: Any = cloud.conn.session.auth
@@ -75,7 +75,7 @@ def create_cluster_credential(
     cloud: Cloud, cluster: str, expires_at: datetime
 ) -> ClusterCredential:
     """A new restricted credential for the cluster's reaper, expiring at ``expires_at`` (UTC)."""
-    role = _role(cloud)
+    role = reaper_role(cloud)
     with translate_errors(f"creating the application credential of cluster {cluster}"):
         auth_url = cloud.conn.endpoint_for("identity", interface="public")
         made = _identity(cloud).create_application_credential(
