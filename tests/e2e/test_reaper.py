@@ -191,3 +191,36 @@ def test_on_expiry_stop_stops_the_servers(shell: Any, devcloud: Any, spark_tarba
     finally:
         shell("destroy", name, "--yes", check=False)
     assert not _credentials(conn, conn.current_user_id, name)
+
+
+def test_extend_past_the_credential_replaces_it(
+    shell: Any, devcloud: Any, spark_tarball: Any
+) -> None:
+    """A max age moved past its credential's expiry: a new credential for the reaper (its file
+    rewritten over SSH, the cluster's tags updated), the old one deleted."""
+    name = "treap-ext"
+    conn = devcloud.connect()
+    user = conn.current_user_id
+    try:
+        launched = json.loads(
+            shell(
+                "launch", name, "--workers", "1", "--max-age", "30m",
+                "--spark-tarball", str(spark_tarball.tarball), "--output", "json",
+            ).stdout
+        )  # fmt: skip
+        old = launched["expiry"]
+        moved = json.loads(shell("extend", name, "2h", "--output", "json").stdout)
+        assert moved["credential_replaced"] is True
+        gained = datetime.fromisoformat(moved["deadline"]) - datetime.fromisoformat(old["deadline"])
+        assert gained.total_seconds() == 2 * 3600
+        data = json.loads(shell("describe", name, "--output", "json").stdout)
+        validate(data, "describe")
+        assert [c.id for c in _credentials(conn, user, name)] == [data["expiry"]["credential_id"]]
+        assert data["expiry"]["credential_id"] != old["credential_id"]
+        assert data["expiry"]["deadline"] == moved["deadline"]
+        reaper = next(s for s in data["services"] if s["service"] == "reaper")
+        assert reaper["state"] == "healthy" and reaper["reason"] == "max age", reaper
+        assert datetime.fromisoformat(reaper["due_at"]) == datetime.fromisoformat(moved["deadline"])
+    finally:
+        shell("destroy", name, "--yes", check=False)
+    assert not _credentials(conn, user, name)
