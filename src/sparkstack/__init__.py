@@ -22,6 +22,7 @@ from sparkstack.api.data import list_containers, list_objects
 from sparkstack.api.data import put as put_file
 from sparkstack.api.deploy import DeployReport
 from sparkstack.api.describe import ClusterReport, describe
+from sparkstack.api.expiry import Extended, extend
 from sparkstack.api.images import list_images, upload_image
 from sparkstack.api.jobs import submit
 from sparkstack.api.lifecycle import (
@@ -36,7 +37,7 @@ from sparkstack.api.quota import QuotaReport, quota
 from sparkstack.api.resize import ResizeReport, add_workers, remove_workers
 from sparkstack.api.shell import Selection, copy_file, run_command
 from sparkstack.cloud.object_store import ContainerInfo, ObjectInfo, Transfer
-from sparkstack.cluster import Cluster, Node, Role
+from sparkstack.cluster import Cluster, Expiry, Node, Role
 from sparkstack.errors import (
     ArtifactError,
     AuthError,
@@ -59,6 +60,7 @@ from sparkstack.manifest import Manifest
 from sparkstack.nodes.runner import Result
 from sparkstack.services.base import ServiceStatus
 from sparkstack.services.hdfs import HdfsStatus
+from sparkstack.services.reaper import ReaperStatus
 from sparkstack.services.spark import SparkStatus
 from sparkstack.spec import ClusterSpec, GroupSpec, SparkSpec, load_spec
 
@@ -73,6 +75,8 @@ __all__ = [
     "ContainerInfo",
     "DeployReport",
     "Event",
+    "Expiry",
+    "Extended",
     "GroupSpec",
     "HdfsStatus",
     "HostKeyError",
@@ -85,6 +89,7 @@ __all__ = [
     "PreflightError",
     "QuotaError",
     "QuotaReport",
+    "ReaperStatus",
     "Reporter",
     "ResizeReport",
     "Result",
@@ -109,6 +114,7 @@ __all__ = [
     "copy_file",
     "describe",
     "destroy",
+    "extend",
     "get_file",
     "launch",
     "list_clusters",

@@ -50,6 +50,16 @@ class Node:
 
 
 @dataclass(frozen=True)
+class Expiry:
+    """Scheduled deletion as the cloud records it: when the max age runs out (None: idle
+    timeout only), and the reaper's credential, its id and when it expires (epoch seconds)."""
+
+    deadline: int | None
+    credential_id: str
+    credential_expires: int
+
+
+@dataclass(frozen=True)
 class Cluster:
     """A sparkstack cluster found in the cloud by its tags.
 
@@ -67,6 +77,8 @@ class Cluster:
     expected: dict[str, tuple[int, ...]] = field(default_factory=dict)
     launch_state: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    #: Set when the cluster deletes (or stops) itself on a schedule.
+    expiry: Expiry | None = None
 
     @property
     def groups(self) -> tuple[str, ...]:

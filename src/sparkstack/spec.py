@@ -302,6 +302,38 @@ class ObjectStorageSpec(_Model):
         return self
 
 
+class OnExpiry(StrEnum):
+    DELETE = "delete"
+    STOP = "stop"
+
+
+Duration = Annotated[str, AfterValidator(v.duration)]
+
+
+class ExpirySpec(_Model):
+    """Scheduled deletion: a reaper on the first master deletes (or stops) the cluster once it
+    is ``max_age`` old or no application has run for ``idle_timeout``, whichever comes first,
+    even when no client is left. Durations such as ``8h`` or ``1h30m``, from 1m to 30d."""
+
+    max_age: Duration | None = None
+    idle_timeout: Duration | None = None
+    on_expiry: OnExpiry = OnExpiry.DELETE
+
+    @model_validator(mode="after")
+    def _some_deadline(self) -> ExpirySpec:
+        if self.max_age is None and self.idle_timeout is None:
+            raise ValueError("give max_age, idle_timeout or both (e.g. {max_age: 8h})")
+        return self
+
+    @property
+    def max_age_seconds(self) -> int | None:
+        return v.duration_seconds(self.max_age) if self.max_age else None
+
+    @property
+    def idle_timeout_seconds(self) -> int | None:
+        return v.duration_seconds(self.idle_timeout) if self.idle_timeout else None
+
+
 def _with_hdfs_roles(data: Any) -> Any:
     """``hdfs.enabled`` puts the NameNode on the first group of masters and DataNodes on the
     groups of workers; a group that hosts an HDFS role by itself sets ``enabled``."""
@@ -409,6 +441,7 @@ class ClusterSpec(_Model):
     zookeeper: ZooKeeperSpec = ZooKeeperSpec()
     hdfs: HdfsSpec = HdfsSpec()
     object_storage: ObjectStorageSpec = ObjectStorageSpec()
+    expiry: ExpirySpec | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -439,7 +472,19 @@ class ClusterSpec(_Model):
             )
         self._check_quorum()
         self._check_hdfs()
+        self._check_expiry()
         return self
+
+    def _check_expiry(self) -> None:
+        """A reaper that deletes cannot delete the network its own server sits on: it goes
+        with that server, and nothing is left to remove the network after it."""
+        if self.expiry and self.expiry.on_expiry is OnExpiry.DELETE and self.network.create:
+            raise SettingError(
+                ("expiry", "on_expiry"),
+                "expiry: a cluster that deletes itself cannot remove a network of its own "
+                "(its reaper goes with its last server); use an existing network or "
+                "on_expiry: stop",
+            )
 
     def _check_hdfs(self) -> None:
         namenodes, datanodes = self.count(Role.HDFS_NAMENODE), self.count(Role.HDFS_DATANODE)

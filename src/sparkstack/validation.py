@@ -246,6 +246,35 @@ def byte_size(value: str) -> int:
     return int(found.group(1)) * _UNITS[(found.group(2) or "")[:1].lower()]
 
 
+#: ``8h``, ``90m``, ``1d12h``: one to four parts, largest unit first.
+DURATION = re.compile(r"^(?:(\d{1,5})d)?(?:(\d{1,5})h)?(?:(\d{1,5})m)?(?:(\d{1,5})s)?$")
+DURATION_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+#: Scheduled deletion: sooner than a minute is a typo; later than 30 days is not "scheduled".
+MIN_DURATION, MAX_DURATION = 60, 30 * 86400
+
+
+def duration_seconds(value: str) -> int:
+    """Seconds in a duration such as ``8h`` or ``1h30m``, between 1 minute and 30 days."""
+    match = DURATION.match(value) if value else None
+    if not match or not any(match.groups()):
+        raise ValueError("give a duration such as 90m, 8h, 2d or 1h30m")
+    parts = zip(match.groups(), DURATION_UNITS, strict=True)
+    seconds = sum(int(n or 0) * size for n, (_, size) in parts)
+    if not MIN_DURATION <= seconds <= MAX_DURATION:
+        raise ValueError("give a duration between 1m and 30d")
+    return seconds
+
+
+def duration(value: str) -> str:
+    """A duration, checked and written the one way (``90m`` becomes ``1h30m``)."""
+    left, parts = duration_seconds(value), []
+    for unit, size in DURATION_UNITS:
+        if left >= size:
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return "".join(parts)
+
+
 def check_cluster_name(value: str) -> str:
     """:func:`cluster_name` for a verb's argument: a UsageError naming the bad value."""
     try:

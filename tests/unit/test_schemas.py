@@ -19,10 +19,11 @@ from schemas import Kind, errors, load, validate
 from sparkstack.api.describe import ClusterReport
 from sparkstack.api.lifecycle import cluster_state
 from sparkstack.cli.clusters import cluster_data, report_data, summary_data
-from sparkstack.cluster import Cluster, Node, Role
+from sparkstack.cluster import Cluster, Expiry, Node, Role
 from sparkstack.manifest import ArtifactRecord, Manifest
 from sparkstack.services.base import ServiceStatus
 from sparkstack.services.pipeline import REGISTRY
+from sparkstack.services.reaper import reaper_status
 from sparkstack.services.spark import SparkApp, SparkMaster, SparkStatus
 from sparkstack.services.zookeeper import ZooKeeperStatus
 from sparkstack.spec import load_spec
@@ -144,6 +145,24 @@ def reports() -> dict[str, ClusterReport]:
             cluster(node("master", 1, Role.SPARK_MASTER, created=None), broken)
         ),
         "all gone": report(cluster()),
+        "scheduled deletion": report(
+            dataclasses.replace(c, expiry=Expiry(1767323045, "a1b2", 1767326645)),
+            manifest=manifest(),
+            services=[
+                spark_running(),
+                reaper_status(
+                    {
+                        "running": True,
+                        "schedule": {"on_expiry": "delete", "idle_timeout": 120},
+                        "state": {"idle_since": 1767323000.5},
+                    }
+                ),
+            ],
+        ),
+        "scheduled deletion, idle only, busy": report(
+            dataclasses.replace(c, expiry=Expiry(None, "a1b2", 1769915045)),
+            services=[reaper_status({"running": False, "schedule": {"idle_timeout": 60}})],
+        ),
         "several masters": report(
             c,
             manifest=manifest(),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sparkstack import validation
@@ -141,6 +141,7 @@ async def deploy_on(
     health_timeout: float = 300.0,
     on_reached: Callable[[str | None], None] = lambda _address: None,
     joining: frozenset[str] | None = None,
+    given: Mapping[str, object] | None = None,
 ) -> DeployReport:
     """Reach the nodes, read the record the cluster keeps (if any), let ``plan_for`` decide
     what to run from it, write the new record on the masters, deploy the services.
@@ -159,7 +160,13 @@ async def deploy_on(
         if joining is None:
             await write_state(fleet, keepers, plan.state)
         dep = Deployment(
-            cluster.name, hosts, fleet, report, artifacts=plan.artifacts, scope=joining
+            cluster.name,
+            hosts,
+            fleet,
+            report,
+            artifacts=plan.artifacts,
+            scope=joining,
+            given=dict(given or {}),
         )
         dep.secrets = plan.state.secrets
         if joining is None:

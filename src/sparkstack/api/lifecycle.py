@@ -28,11 +28,13 @@ from sparkstack.api.deploy import (
     resolve_artifacts,
     state_hosts,
 )
+from sparkstack.api.expiry import launch_grant
 from sparkstack.api.lookup import find_cluster, open_cluster
 from sparkstack.api.state import ClusterState, new_secrets
 from sparkstack.cloud import naming
 from sparkstack.cloud.concurrency import sigint_ignored
 from sparkstack.cloud.connection import Cloud, connect
+from sparkstack.cloud.credentials import reaper_role
 from sparkstack.cloud.inventory import read_all
 from sparkstack.cloud.layout import GroupRequest
 from sparkstack.cloud.power import STOPPED
@@ -49,6 +51,7 @@ from sparkstack.manifest import Manifest, differences
 from sparkstack.services import pipeline
 from sparkstack.services.artifacts import Artifact
 from sparkstack.services.base import Service
+from sparkstack.services.reaper import GIVEN, ReaperGrant
 from sparkstack.spec import (
     S3_ACCESS_SECRET,
     S3_CREDENTIAL,
@@ -129,6 +132,8 @@ def preflight(
         with Phase(report, "preflight", total=2, text="checking the cloud") as phase:
             software = in_background(lambda: resolve_artifacts(services) if with_software else {})
             plan = run_preflight(cloud, spec, groups, rule_count(ports, spec.open_ports))
+            if spec.expiry is not None:
+                reaper_role(cloud)  # the reaper's credential needs it: say so before creating
             phase.advance("cloud")
             artifacts = software.result()
             phase.advance("software")
@@ -213,7 +218,11 @@ def record_manifest(cloud: Cloud, cluster: Cluster, manifest: Manifest) -> None:
 
 
 def _deploy_new(
-    launch: LaunchPlan, cluster: Cluster, host_keys: dict[str, list[str]], report: Reporter
+    launch: LaunchPlan,
+    cluster: Cluster,
+    host_keys: dict[str, list[str]],
+    report: Reporter,
+    reaper: ReaperGrant | None,
 ) -> DeployReport:
     spec = launch.services.spec
     cloud = launch.cloud
@@ -227,7 +236,14 @@ def _deploy_new(
         cloud, cluster, console_keys=host_keys, trust_first=spec.trust_first_host_key
     )
     done = _sync.run(
-        deploy_on(cluster, access, lambda _old: launch.services, report, on_reached=narrow)
+        deploy_on(
+            cluster,
+            access,
+            lambda _old: launch.services,
+            report,
+            on_reached=narrow,
+            given={GIVEN: reaper} if reaper else None,
+        )
     )
     record_manifest(cloud, cluster, launch.services.state.manifest)
     return done
@@ -241,6 +257,11 @@ def launch(
     report: Reporter = silent,
 ) -> Cluster:
     """Provision ``spec`` and deploy its services; roll back on any failure or Ctrl-C."""
+    if provision_only and spec.expiry is not None:
+        raise UsageError(
+            "--provision-only deploys no services, so no reaper would delete the cluster: "
+            "drop --max-age/--idle-timeout (and expiry:) or --provision-only"
+        )
     plan = preflight(spec, report, with_software=not provision_only)
     cloud = plan.cloud
     try:
@@ -249,10 +270,15 @@ def launch(
         _object_storage_access(cloud, plan.services)
         key = _key_choice(cloud, spec)
         made = provision(cloud, spec, plan.groups, plan.plan, key, plan.ports, report)
+        reaper = None if provision_only else launch_grant(cloud, spec)
         if not provision_only:
-            _deploy_new(plan, made.cluster, made.host_keys, report)
+            _deploy_new(plan, made.cluster, made.host_keys, report, reaper[0] if reaper else None)
         set_launch_state(cloud, spec.name, naming.LaunchState.READY)
-        return dataclasses.replace(made.cluster, launch_state=naming.LaunchState.READY.value)
+        return dataclasses.replace(
+            made.cluster,
+            launch_state=naming.LaunchState.READY.value,
+            expiry=reaper[1] if reaper else None,
+        )
     except KeyboardInterrupt:
         if keep_on_failure:
             raise Interrupted(

@@ -7,7 +7,7 @@ succeeds) and ``list.schema.json``, and tests validate real output against them.
 
     {"name": str, "cloud": str, "removed": {"floating_ips": int, "servers": int, "ports": int,
      "routers": int, "networks": int, "security_groups": int, "server_groups": int,
-     "keypairs": int, "ec2_credentials": int}}
+     "keypairs": int, "ec2_credentials": int, "application_credentials": int}}
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import typer
 
 import sparkstack
 from sparkstack.api.lookup import cloud_name
+from sparkstack.cli.expiry import expiry_data, expiry_line
 from sparkstack.cli.options import (
     CloudOpt,
     FileOpt,
@@ -52,7 +53,7 @@ from sparkstack.cli.output import (
 from sparkstack.cli.progress import ProgressReporter
 from sparkstack.cluster import Cluster, Node
 from sparkstack.errors import PreflightError, QuotaPreflightError, UsageError
-from sparkstack.spec import ServerGroupPolicy, load_spec
+from sparkstack.spec import OnExpiry, ServerGroupPolicy, load_spec
 from sparkstack.validation import check_cluster_name
 
 
@@ -109,6 +110,7 @@ def cluster_data(cluster: Cluster) -> dict[str, Any]:
         "groups": groups_data(cluster),
         "metadata": dict(cluster.metadata),
         "nodes": [node_data(n) for n in cluster.nodes],
+        "expiry": expiry_data(cluster.expiry),
     }
 
 
@@ -173,6 +175,8 @@ def _show_cluster(cluster: Cluster) -> None:
     for node in cluster.nodes:
         if node.fault:
             console.print(styled("red", node.name, f": {node.fault}"))
+    if line := expiry_line(cluster.expiry):
+        console.print(line)
 
 
 def _show_report(report: sparkstack.ClusterReport) -> None:
@@ -285,6 +289,17 @@ def launch(
             metavar="S3A_URL",
         ),
     ] = None,
+    max_age: Annotated[
+        str | None,
+        typer.Option(help="Delete (or stop) the cluster once it is this old, e.g. 8h."),
+    ] = None,
+    idle_timeout: Annotated[
+        str | None,
+        typer.Option(help="Delete (or stop) it after no application ran this long, e.g. 1h."),
+    ] = None,
+    on_expiry: Annotated[
+        OnExpiry | None, typer.Option(help="What the reaper does when the time is up.")
+    ] = None,
     trust_first_host_key: TrustFirstOpt = False,
     cloud: CloudOpt = None,
     output: OutputOpt = OutputFormat.TABLE,
@@ -308,6 +323,7 @@ def launch(
         "timeout_seconds": timeout,
         "trust_first_host_key": trust_first_host_key or None,
         "object_storage": {"enabled": object_storage or None, "event_log": event_log},
+        "expiry": {"max_age": max_age, "idle_timeout": idle_timeout, "on_expiry": on_expiry},
         **software_overrides(
             spark_tarball,
             spark_version,

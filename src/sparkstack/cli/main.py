@@ -65,12 +65,13 @@ def _root(
 
 def _register_commands() -> None:
     """Attach every command group; each module adds its own commands to ``app``."""
-    from sparkstack.cli import clusters, data, devcloud, images, nodes, power, resize
+    from sparkstack.cli import clusters, data, devcloud, expiry, images, nodes, power, resize
 
     app.add_typer(devcloud.app, name="devcloud")
     app.add_typer(images.app, name="image")
     app.add_typer(data.app, name="data")
     clusters.register(app)
+    expiry.register(app)
     nodes.register(app)
     power.register(app)
     resize.register(app)

@@ -117,6 +117,7 @@ def build_cluster(
         expected={g: m.indexes for g, m in naming.members_from_tags(group_tags).items()},
         launch_state=state.value if state else None,
         metadata=metadata,
+        expiry=naming.expiry_from_tags(group_tags),
     )
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sparkstack._version import __version__
+from sparkstack.cluster import Expiry
 from sparkstack.validation import CLUSTER_NAME
 
 #: Tag on everything sparkstack creates, to list all clusters of a project.
@@ -115,6 +116,38 @@ def server_metadata(
 def node_metadata(group: str, index: int, roles: list[str]) -> dict[str, str]:
     """The metadata that makes one server a particular node."""
     return {META_GROUP: group, META_INDEX: str(index), META_ROLES: ",".join(roles)}
+
+
+# ---- expiry: the reaper's deadline and credential, kept in the security group's tags ---------
+
+EXPIRY_TAG_PREFIX = "sparkstack-expiry:"
+CREDENTIAL_TAG_PREFIX = "sparkstack-credential:"
+
+
+def expiry_tags(record: Expiry) -> list[str]:
+    deadline = "none" if record.deadline is None else str(record.deadline)
+    return [
+        f"{EXPIRY_TAG_PREFIX}{deadline}",
+        f"{CREDENTIAL_TAG_PREFIX}{record.credential_id}:{record.credential_expires}",
+    ]
+
+
+def expiry_from_tags(tags: list[str]) -> Expiry | None:
+    """The record :func:`expiry_tags` wrote, if there is a well-formed one."""
+    deadline = next(
+        (t[len(EXPIRY_TAG_PREFIX) :] for t in tags if t.startswith(EXPIRY_TAG_PREFIX)), None
+    )
+    credential = next(
+        (t[len(CREDENTIAL_TAG_PREFIX) :] for t in tags if t.startswith(CREDENTIAL_TAG_PREFIX)), ""
+    )
+    ident, _, expires = credential.partition(":")
+    if deadline is None or not (deadline == "none" or deadline.isdigit()) or not expires.isdigit():
+        return None
+    return Expiry(None if deadline == "none" else int(deadline), ident, int(expires))
+
+
+def without_expiry(tags: list[str]) -> list[str]:
+    return [t for t in tags if not t.startswith((EXPIRY_TAG_PREFIX, CREDENTIAL_TAG_PREFIX))]
 
 
 # ---- members: which nodes a cluster is meant to have, kept in its security group's tags -------

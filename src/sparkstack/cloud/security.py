@@ -16,6 +16,7 @@ from typing import Any
 from sparkstack.cloud import naming
 from sparkstack.cloud.connection import Cloud, translate_errors
 from sparkstack.cloud.tagging import create_tagged
+from sparkstack.cluster import Expiry
 from sparkstack.errors import NotFoundError
 
 SSH_PORT = 22
@@ -128,6 +129,14 @@ def set_members(cloud: Cloud, cluster: str, nodes: dict[str, naming.GroupMembers
     tags = [t for t in group.tags or [] if not t.startswith(naming.MEMBERS_TAG_PREFIX)]
     with translate_errors("recording the cluster's nodes"):
         cloud.conn.network.set_tags(group, [*tags, *naming.members_tags(nodes)])
+
+
+def set_expiry(cloud: Cloud, cluster: str, record: Expiry) -> None:
+    """Record the cluster's deadline and its reaper's credential (launch, extend)."""
+    group = cluster_group(cloud, cluster)
+    tags = naming.without_expiry(list(group.tags or []))
+    with translate_errors("recording the cluster's expiry"):
+        cloud.conn.network.set_tags(group, [*tags, *naming.expiry_tags(record)])
 
 
 def open_ssh_to(cloud: Cloud, cluster: str, cidr: str) -> None:

@@ -1,13 +1,14 @@
 """Remove a cluster's resources in dependency order; idempotent; rollback reuses it.
 
 Only resources carrying the cluster's tag (or, for keypair and server group which cannot be
-tagged, sparkstack's reserved name for the cluster; for EC2 credentials, the cluster's name in
-their blob) are touched, plus ports left behind on the
-cluster's own security group, so an existing network, the user's keypair and their other
-groups and servers are never affected.
+tagged, sparkstack's reserved name for the cluster; the reaper's application credential by
+its reserved name too; for EC2 credentials, the cluster's name in their blob) are touched, plus
+ports left behind on the cluster's own security group, so an existing network, the user's
+keypair and their other groups and servers are never affected.
 
-What does not depend on anything goes at once (floating IPs, servers, keypair, server group);
-then, once the servers are gone, the ports they left, routers, networks and the security group.
+What does not depend on anything goes at once (floating IPs, servers, keypair, server group,
+EC2 and application credentials); then, once the servers are gone, the ports they left,
+routers, networks and the security group.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixe
 from sparkstack.cloud import naming
 from sparkstack.cloud.concurrency import concurrently, for_each
 from sparkstack.cloud.connection import Cloud, translate_errors
+from sparkstack.cloud.credentials import delete_cluster_credentials
 from sparkstack.cloud.s3 import cluster_credentials, delete_credential
 from sparkstack.cloud.waiting import list_cluster_servers, wait_for_gone
 
@@ -38,6 +40,7 @@ KINDS = (
     "server_groups",
     "keypairs",
     "ec2_credentials",
+    "application_credentials",
 )
 
 
@@ -136,6 +139,7 @@ def teardown(
                     lambda c: delete_credential(cloud, c),
                     action,
                 ),
+                "application_credentials": lambda: delete_cluster_credentials(cloud, cluster),
             },
             action,
         )
@@ -172,7 +176,14 @@ def teardown(
             },
             action,
         )
-        for kind in ("networks", "security_groups", "server_groups", "keypairs", "ec2_credentials"):
+        for kind in (
+            "networks",
+            "security_groups",
+            "server_groups",
+            "keypairs",
+            "ec2_credentials",
+            "application_credentials",
+        ):
             on_step(kind, {**first, **last}[kind])
     counts = {**first, **removed, **last}
     return {kind: counts[kind] for kind in KINDS}

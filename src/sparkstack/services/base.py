@@ -100,6 +100,9 @@ class Deployment:
     #: The nodes this deploy acts on (None: all); the others are only read, e.g. when workers
     #: join a running cluster, so that the cost of an add does not grow with the cluster.
     scope: frozenset[str] | None = None
+    #: What the caller made for particular services, by service name (the reaper's cloud
+    #: credential): never recorded in the cluster's state, never in outputs.
+    given: Mapping[str, object] = field(default_factory=dict)
 
     def acting(self, hosts: list[Host]) -> list[Host]:
         """Those of ``hosts`` this deploy may change."""
@@ -164,9 +167,9 @@ class Service(ABC):
         self.spec = spec
 
     @classmethod
-    def carry_over(cls, launched: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    def carry_over(cls, launched: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any] | None:
         """The settings ``configure`` applies when the user asks for ``wanted`` on a cluster
-        launched with ``launched`` (both as JSON); by default, ``wanted`` as it is."""
+        launched with ``launched`` (both as JSON; None: unset); by default, ``wanted``."""
         return wanted
 
     @classmethod

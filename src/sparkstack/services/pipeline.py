@@ -18,13 +18,14 @@ from sparkstack.services.base import Deployment, Port, Service, ServiceStatus
 from sparkstack.services.hdfs import Hdfs
 from sparkstack.services.object_storage import ObjectStorage
 from sparkstack.services.prepare import prepare_nodes
+from sparkstack.services.reaper import Reaper
 from sparkstack.services.spark import SparkStandalone
 from sparkstack.services.staging import staging_port
 from sparkstack.services.zookeeper import ZooKeeper
 from sparkstack.spec import ClusterSpec
 
 #: Every service sparkstack knows; a new one is a module in services/ and a line here.
-REGISTRY: tuple[type[Service], ...] = (ZooKeeper, Hdfs, ObjectStorage, SparkStandalone)
+REGISTRY: tuple[type[Service], ...] = (ZooKeeper, Hdfs, ObjectStorage, SparkStandalone, Reaper)
 
 
 def in_dependency_order(services: Iterable[Service]) -> list[Service]:
@@ -65,7 +66,7 @@ def client_roles(services: Iterable[Service | type[Service]] = REGISTRY) -> set[
     return {role for s in services for role in s.client_roles}
 
 
-def carry_over(launched: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+def carry_over(launched: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any | None]:
     """``wanted``'s services' settings, as each service applies them over ``launched``."""
     return {
         kind.settings_key: kind.carry_over(
