@@ -5,7 +5,7 @@ the public endpoints the nodes reach via their router) deletes it, with no clien
 The wait is a generous deadline, not a timed assertion: the test polls until everything of the
 cluster is gone. Keystone does not let a restricted application credential delete itself, so the
 credential is the one thing the reaper leaves (it expires an hour after; unusable without its
-secret, which was only on the deleted master); the test then sees ``destroy`` remove it.
+secret, which was only on the deleted master); the test then sees ``cleanup`` find and remove it.
 Then: ``extend``; ``--on-expiry stop``; a launch interrupted once its credential exists.
 """
 
@@ -32,7 +32,6 @@ NAME = "treap-idle"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 #: Launch, two idle minutes and the deletion take about four; this only bounds a broken run.
 GONE_WITHIN = 8 * 60
-ENDPOINTS_MOVED = Path("/tmp/ssdc-endpoints")
 
 
 def _inventory(conn: Any, user_id: str) -> dict[str, list[str]]:
@@ -53,6 +52,11 @@ def _inventory(conn: Any, user_id: str) -> dict[str, list[str]]:
         "networks": [n.name for n in conn.network.networks(tags=tag)],
         "keypairs": [k.name for k in conn.compute.keypairs() if k.name == owned],
         "server_groups": [g.name for g in conn.compute.server_groups() if g.name == owned],
+        "ec2_credentials": [  # made for its s3a: the reaper deletes them too
+            c.id
+            for c in conn.identity.credentials(type="ec2", user_id=user_id)
+            if json.loads(c.blob).get("sparkstack_cluster") == NAME
+        ],
     }
 
 
@@ -65,12 +69,10 @@ def _credentials(conn: Any, user_id: str, cluster: str = NAME) -> list[Any]:
 
 @pytest.fixture(scope="module")
 def launched(shell: Any, spark_tarball: Any) -> Iterator[dict[str, Any]]:
-    if not ENDPOINTS_MOVED.exists():
-        pytest.skip("the devcloud's public endpoints are not reachable from servers yet")
     try:
         done = shell(
             "launch", NAME, "--masters", "1", "--workers", "1", "--idle-timeout", "2m",
-            "--spark-tarball", str(spark_tarball.tarball), "--output", "json",
+            "--object-storage", "--spark-tarball", str(spark_tarball.tarball), "--output", "json",
         )  # fmt: skip
         data = dict(json.loads(done.stdout))
         validate(data, "launch")
@@ -87,6 +89,7 @@ def test_launch_records_the_schedule_and_a_restricted_credential(
     conn = devcloud.connect()
     made = _credentials(conn, conn.current_user_id)
     assert [c.id for c in made] == [expiry["credential_id"]]
+    assert len(_inventory(conn, conn.current_user_id)["ec2_credentials"]) == 1  # s3a's
     assert made[0].unrestricted is False
     roles = {r["name"] for r in made[0].roles}
     assert "member" in roles and roles <= {"member", "reader"}, roles  # reader: implied
@@ -134,10 +137,15 @@ def test_the_idle_cluster_deletes_itself(
         time.sleep(10)
         left = _inventory(conn, user)
     assert not any(left.values()), f"still there after {GONE_WITHIN} s: {left}"
-    # the credential cannot delete itself (Keystone refuses a restricted one): destroy does
+    # the credential cannot delete itself (Keystone refuses a restricted one): it is a leftover
+    # that cleanup finds by its reserved name (and destroy NAME would remove it too)
     assert [c.id for c in _credentials(conn, user)] == [launched["expiry"]["credential_id"]]
-    done = json.loads(shell("destroy", NAME, "--yes", "--output", "json").stdout)
-    assert done["removed"]["application_credentials"] == 1
+    args = ("cleanup", NAME, "--older-than", "1s", "--yes", "--output", "json")
+    done = json.loads(shell(*args).stdout)
+    assert [(f["reason"], f["resources"]) for f in done["leftovers"]] == [
+        ("it has no server", {"application_credentials": 1})
+    ]
+    assert done["removed"][NAME]["application_credentials"] == 1
     assert not _credentials(conn, user)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from openstack import exceptions as os_exc
@@ -51,10 +51,32 @@ def _prefix(cloud: Cloud, cluster: str) -> str:
     return f"sparkstack-{cluster}-{cloud.project_id}-"
 
 
+def owner_of(cloud: Cloud, name: str) -> tuple[str, datetime] | None:
+    """The cluster a credential name is reserved for, and when it was made (None: not ours)."""
+    head, tail = "sparkstack-", f"-{cloud.project_id}-"
+    if not name.startswith(head) or tail not in name:
+        return None
+    cluster, _, made = name[len(head) :].rpartition(tail)
+    if not cluster or not made.isdigit():
+        return None
+    return cluster, datetime.fromtimestamp(int(made), UTC)
+
+
+def sparkstack_credentials(cloud: Cloud) -> list[Any]:
+    """The current user's credentials of sparkstack clusters in this project (none when the
+    session may not list them: a restricted credential's own)."""
+    with translate_errors("listing your application credentials"):
+        try:
+            listed = list(_identity(cloud).application_credentials(user=_user(cloud)))
+        except os_exc.ForbiddenException:
+            return []
+    return [c for c in listed if owner_of(cloud, str(c.name or "")) is not None]
+
+
 def is_cluster_credential(cloud: Cloud, cluster: str, name: str) -> bool:
     """Whether ``name`` is one sparkstack gives a credential of ``cluster``."""
-    prefix = _prefix(cloud, cluster)
-    return name.startswith(prefix) and name[len(prefix) :].isdigit()
+    owner = owner_of(cloud, name)
+    return owner is not None and owner[0] == cluster
 
 
 def reaper_role(cloud: Cloud) -> str:
@@ -104,11 +126,7 @@ def delete_credential(cloud: Cloud, credential_id: str) -> None:
 
 def delete_cluster_credentials(cloud: Cloud, cluster: str, keep: str | None = None) -> int:
     """Delete the cluster's credentials (but ``keep``); how many were deleted."""
-    with translate_errors(f"listing the application credentials of cluster {cluster}"):
-        try:
-            listed = list(_identity(cloud).application_credentials(user=_user(cloud)))
-        except os_exc.ForbiddenException:
-            return 0  # a session of a restricted credential may not manage any: they expire
+    listed = sparkstack_credentials(cloud)
     found = [c.id for c in listed if is_cluster_credential(cloud, cluster, c.name) and c.id != keep]
     for credential_id in found:
         delete_credential(cloud, credential_id)

@@ -1,5 +1,7 @@
 """What killed clients left behind: clusters whose launch never finished, and the remains of
-clusters that have no server any more (a keypair, a security group, a floating IP...).
+clusters that have no server any more (a keypair, a security group, a floating IP... or the
+credentials of a cluster its reaper deleted: Keystone lets no restricted credential delete
+itself).
 
 A cluster is a leftover when nothing of it changed for ``older_than`` and either its launch is
 not recorded as finished (the client died mid-launch) or it has no server left. A running
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sparkstack.cloud import naming
+from sparkstack.cloud import credentials, naming, s3
 from sparkstack.cloud.concurrency import concurrently
 from sparkstack.cloud.connection import Cloud
 
@@ -51,15 +53,22 @@ def _inventory(cloud: Cloud) -> dict[str, list[Any]]:
             "routers": lambda: list(net.routers(tags=naming.TAG)),
             "keypairs": lambda: list(conn.compute.keypairs()),
             "server_groups": lambda: list(conn.compute.server_groups()),
+            "application_credentials": lambda: credentials.sparkstack_credentials(cloud),
+            "ec2_credentials": lambda: s3.sparkstack_credentials(cloud),
         },
         "listing sparkstack resources",
     )
 
 
-def _owner(kind: str, resource: Any) -> str | None:
+def _owner(cloud: Cloud, kind: str, resource: Any) -> tuple[str | None, datetime | None]:
+    """Which cluster a resource belongs to, and when it was made."""
+    if kind == "application_credentials":  # no created_at: the name says when
+        return credentials.owner_of(cloud, str(resource.name or "")) or (None, None)
+    if kind == "ec2_credentials":  # the blob says both
+        return s3.owner_of(resource) or (None, None)
     if kind in ("keypairs", "server_groups"):
-        return naming.cluster_of_owned_name(str(resource.name or ""))
-    return naming.cluster_from_tags(list(resource.tags or []))
+        return naming.cluster_of_owned_name(str(resource.name or "")), _stamp(resource)
+    return naming.cluster_from_tags(list(resource.tags or [])), _stamp(resource)
 
 
 def find_leftovers(
@@ -68,11 +77,13 @@ def find_leftovers(
     """Every leftover cluster of the project (or of the clusters named in ``only``)."""
     found = _inventory(cloud)
     by_cluster: dict[str, dict[str, list[Any]]] = {}
+    made: dict[str, list[datetime]] = {}
     for kind, resources in found.items():
         for resource in resources:
-            owner = _owner(kind, resource)
+            owner, stamp = _owner(cloud, kind, resource)
             if owner and (only is None or owner in only):
                 by_cluster.setdefault(owner, {}).setdefault(kind, []).append(resource)
+                made.setdefault(owner, []).extend([stamp] if stamp else [])
     now = datetime.now(UTC)
     leftovers = []
     for cluster, kinds in sorted(by_cluster.items()):
@@ -80,8 +91,7 @@ def find_leftovers(
         state = naming.state_from_tags(list(groups[0].tags or [])) if groups else None
         if kinds.get("servers") and state is naming.LaunchState.READY:
             continue
-        stamps = [s for items in kinds.values() for r in items if (s := _stamp(r))]
-        newest = max(stamps, default=None)
+        newest = max(made.get(cluster, []), default=None)
         if newest is not None and now - newest < older_than:
             continue
         reason = "its launch never finished" if kinds.get("servers") else "it has no server"

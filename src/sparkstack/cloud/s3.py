@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -21,8 +22,8 @@ from keystoneauth1 import exceptions as ka_exc
 from sparkstack.cloud.connection import Cloud, translate_errors
 from sparkstack.errors import CloudError, PreflightError
 
-#: The key in a credential's blob that names the cluster it was made for.
-CLUSTER_KEY = "sparkstack_cluster"
+#: The keys in a credential's blob that name the cluster it was made for, and when (ISO 8601).
+CLUSTER_KEY, CREATED_KEY = "sparkstack_cluster", "sparkstack_created"
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,10 @@ def s3_endpoint(cloud: Cloud, service_type: str = "s3") -> S3Endpoint:
 def create_ec2_credential(cloud: Cloud, cluster: str) -> Ec2Credential:
     """A new EC2 credential of the current user in the current project, marked for ``cluster``."""
     access, secret = secrets.token_hex(16), secrets.token_hex(32)
-    blob = json.dumps({"access": access, "secret": secret, CLUSTER_KEY: cluster})
+    made_at = datetime.now(UTC).isoformat(timespec="seconds")
+    blob = json.dumps(
+        {"access": access, "secret": secret, CLUSTER_KEY: cluster, CREATED_KEY: made_at}
+    )
     with translate_errors(f"creating EC2 credentials for cluster {cluster}"):
         made = _identity(cloud).create_credential(
             type="ec2", user_id=cloud.conn.current_user_id, project_id=cloud.project_id, blob=blob
@@ -74,19 +78,36 @@ def create_ec2_credential(cloud: Cloud, cluster: str) -> Ec2Credential:
     return Ec2Credential(str(made.id), access, secret)
 
 
-def _cluster_of(credential: Any) -> str | None:
+def _blob(credential: Any) -> dict[str, Any]:
     try:
         blob = json.loads(credential.blob or "")
     except (TypeError, ValueError):
+        return {}
+    return blob if isinstance(blob, dict) else {}
+
+
+def owner_of(credential: Any) -> tuple[str, datetime | None] | None:
+    """The cluster an EC2 credential was made for, and when (None: not one of sparkstack's)."""
+    blob = _blob(credential)
+    cluster = blob.get(CLUSTER_KEY)
+    if not isinstance(cluster, str):
         return None
-    return blob.get(CLUSTER_KEY) if isinstance(blob, dict) else None
+    try:
+        return cluster, datetime.fromisoformat(str(blob.get(CREATED_KEY)))
+    except ValueError:
+        return cluster, None
+
+
+def sparkstack_credentials(cloud: Cloud) -> list[Any]:
+    """The EC2 credentials sparkstack made (the current user's, in this project)."""
+    with translate_errors("listing your EC2 credentials"):
+        found = _identity(cloud).credentials(type="ec2", user_id=cloud.conn.current_user_id)
+        return [c for c in found if c.project_id == cloud.project_id and owner_of(c)]
 
 
 def cluster_credentials(cloud: Cloud, cluster: str) -> list[Any]:
     """The EC2 credentials made for ``cluster`` (the current user's, in this project)."""
-    with translate_errors(f"listing EC2 credentials of cluster {cluster}"):
-        found = _identity(cloud).credentials(type="ec2", user_id=cloud.conn.current_user_id)
-        return [c for c in found if c.project_id == cloud.project_id and _cluster_of(c) == cluster]
+    return [c for c in sparkstack_credentials(cloud) if _blob(c).get(CLUSTER_KEY) == cluster]
 
 
 def delete_credential(cloud: Cloud, credential: Any) -> None:
