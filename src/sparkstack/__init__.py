@@ -19,7 +19,7 @@ from sparkstack.api.cleanup import find_leftovers as cleanup_leftovers
 from sparkstack.api.cleanup import remove_leftovers
 from sparkstack.api.deploy import DeployReport
 from sparkstack.api.describe import ClusterReport, describe
-from sparkstack.api.images import list_images, upload_image
+from sparkstack.api.images import bake_image, list_images, upload_image
 from sparkstack.api.jobs import submit
 from sparkstack.api.lifecycle import (
     cluster_state,
@@ -96,6 +96,7 @@ __all__ = [
     "UsageError",
     "__version__",
     "add_workers",
+    "bake_image",
     "cleanup_leftovers",
     "cluster_state",
     "configure",
