@@ -1,12 +1,16 @@
 """A baked image on the devcloud's data plane: ``image bake`` with Spark (the devcloud's snapshot
 is a real image: the server's disk changes), a launch of 1+2 from it that downloads, stages and
-unpacks nothing (the events say so, the nodes agree), a job on it, and a bake of a taken name
-refused before anything is made. The tests share one image and run in file order.
+unpacks nothing (the events say so, the nodes agree), a job on it, a bake of a taken name
+refused before anything is made, and Ctrl-C during a bake (the install, the snapshot) leaving
+nothing. The tests share one image and run in file order.
 """
 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,8 @@ pytestmark = [pytest.mark.devcloud, pytest.mark.e2e]
 IMAGE = "tbake-img"
 BAKE_CLUSTER = "bake-tbake-img"
 NAME = "tbake-l"
+#: A bake interrupted by Ctrl-C at each of these moments (its progress lines) leaves nothing.
+MOMENTS = {"install": "sparkstack: install 0/1 started", "snapshot": "sparkstack: snapshot started"}
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
@@ -145,3 +151,33 @@ def test_a_job_runs_on_the_cluster_from_the_baked_image(shell: Any, launched: An
 def test_destroy_leaves_nothing_of_it(shell: Any, devcloud: Any, launched: Any) -> None:
     shell("destroy", NAME, "--yes")
     assert _nothing_of(devcloud.connect(), NAME) == []
+
+
+@pytest.mark.parametrize("moment", list(MOMENTS))
+def test_ctrl_c_during_a_bake_leaves_nothing(
+    shell: Any, devcloud: Any, spark_tarball: Any, moment: str
+) -> None:
+    image = f"tbake-int-{moment}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sparkstack", "image", "bake", image,
+         "--spark-tarball", str(spark_tarball.tarball)],
+        env=shell.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stderr is not None
+    lines = []
+    try:
+        for line in process.stderr:
+            lines.append(line)
+            if line.startswith(MOMENTS[moment]):
+                process.send_signal(signal.SIGINT)
+        process.wait(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    stderr = "".join(lines)
+    assert any(line.startswith(MOMENTS[moment]) for line in lines), stderr
+    assert process.returncode == 130, stderr
+    assert "everything this bake created has been removed" in stderr and one_error_line(stderr)
+    conn = devcloud.connect()
+    assert _nothing_of(conn, f"bake-{image}") == []
+    assert list(conn.image.images(name=image)) == []
