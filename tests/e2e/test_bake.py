@@ -1,12 +1,13 @@
 """A baked image on the devcloud's data plane: ``image bake`` with Spark (the devcloud's snapshot
 is a real image: the server's disk changes), a launch of 1+2 from it that downloads, stages and
 unpacks nothing (the events say so, the nodes agree), a job on it, a bake of a taken name
-refused before anything is made, and Ctrl-C during a bake (the install, the snapshot) leaving
-nothing. The tests share one image and run in file order.
+refused before anything is made, another tarball installed as usual, and Ctrl-C during a bake
+(the install, the snapshot) leaving nothing. The tests share one image and run in file order.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import signal
 import subprocess
@@ -151,6 +152,23 @@ def test_a_job_runs_on_the_cluster_from_the_baked_image(shell: Any, launched: An
 def test_destroy_leaves_nothing_of_it(shell: Any, devcloud: Any, launched: Any) -> None:
     shell("destroy", NAME, "--yes")
     assert _nothing_of(devcloud.connect(), NAME) == []
+
+
+def test_another_tarball_than_the_baked_one_gets_the_normal_install(
+    shell: Any, baked: dict[str, Any], spark_tarball: Any, tmp_path: Path
+) -> None:
+    other = tmp_path / spark_tarball.tarball.name
+    # the same files (an empty gzip member at the end unpacks to nothing), another SHA-512
+    other.write_bytes(spark_tarball.tarball.read_bytes() + gzip.compress(b""))
+    name = "tbake-other"
+    try:
+        done = shell(
+            "launch", name, "--image", IMAGE, "--masters", "1", "--workers", "0",
+            "--spark-tarball", str(other),
+        )  # fmt: skip
+        assert _lines(done.stderr, "install") and not _lines(done.stderr, "baked"), done.stderr
+    finally:
+        shell("destroy", name, "--yes", check=False)
 
 
 @pytest.mark.parametrize("moment", list(MOMENTS))

@@ -21,6 +21,7 @@ from sparkstack import validation
 from sparkstack.api import _sync
 from sparkstack.api.deploy import bake_on
 from sparkstack.api.lifecycle import (
+    add_note,
     new_cluster_access,
     preflight,
     provision_new,
@@ -33,7 +34,7 @@ from sparkstack.cloud.connection import Cloud, connect
 from sparkstack.cloud.images import ImageInfo
 from sparkstack.cloud.power import stop_servers
 from sparkstack.cluster import Role
-from sparkstack.errors import Interrupted, UsageError
+from sparkstack.errors import Interrupted, SparkstackError, UsageError
 from sparkstack.events import Phase, Reporter, silent
 from sparkstack.services.tarball import TarballService
 from sparkstack.spec import ClusterSpec, load_spec
@@ -187,6 +188,14 @@ def bake_image(
             server = made.cluster.nodes[0].server_id
             image = images.snapshot(session, server, name, software_held)
             phase.message(f"image {image.name} ({image.id}) active, {image.size} bytes")
-    with sigint_ignored():
-        remove_cluster(session, spec.name, report, phase="teardown")
+    try:
+        with sigint_ignored():
+            remove_cluster(session, spec.name, report, phase="teardown")
+    except SparkstackError as exc:
+        add_note(
+            exc,
+            f"image {name} is ready; `sparkstack destroy {spec.name}` removes what is left of "
+            "the bake",
+        )
+        raise
     return image

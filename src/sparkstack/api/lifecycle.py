@@ -184,7 +184,7 @@ def _rollback(cloud: Cloud, name: str, report: Reporter, what: str = "launch") -
     return f"everything this {what} created has been removed"
 
 
-def _add_note(exc: SparkstackError, note: str) -> None:
+def add_note(exc: SparkstackError, note: str) -> None:
     """Add ``note`` to the error's line; class, attributes and cause stay as they are."""
     exc.args = (f"{exc}; {note}", *exc.args[1:])
 
@@ -253,12 +253,12 @@ def rolled_back(
         raise Interrupted(f"interrupted; {_rollback(cloud, name, report, what)}") from None
     except SparkstackError as exc:
         if keep:
-            _add_note(
+            add_note(
                 exc,
                 f"resources kept (--keep-on-failure): `sparkstack destroy {name}` removes them",
             )
         else:
-            _add_note(exc, _rollback(cloud, name, report, what))
+            add_note(exc, _rollback(cloud, name, report, what))
         raise
     except BaseException:
         if not keep:
