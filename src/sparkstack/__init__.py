@@ -23,7 +23,7 @@ from sparkstack.api.data import put as put_file
 from sparkstack.api.deploy import DeployReport
 from sparkstack.api.describe import ClusterReport, describe
 from sparkstack.api.expiry import Extended, extend
-from sparkstack.api.images import list_images, upload_image
+from sparkstack.api.images import bake_image, list_images, upload_image
 from sparkstack.api.jobs import submit
 from sparkstack.api.lifecycle import (
     cluster_state,
@@ -108,6 +108,7 @@ __all__ = [
     "UsageError",
     "__version__",
     "add_workers",
+    "bake_image",
     "cleanup_leftovers",
     "cluster_state",
     "configure",

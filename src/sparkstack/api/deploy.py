@@ -25,6 +25,7 @@ from sparkstack.paths import cache_dir
 from sparkstack.services import pipeline
 from sparkstack.services.artifacts import Artifact, ArtifactSource, recorded, resolve
 from sparkstack.services.base import Deployment, Host, Service, ServiceStatus
+from sparkstack.services.prepare import clean_for_image
 from sparkstack.spec import ClusterSpec
 
 
@@ -184,6 +185,25 @@ async def deploy_on(
             plan.differences,
             plan.state.manifest,
         )
+
+
+async def bake_on(
+    cluster: Cluster,
+    access: SSHAccess,
+    plan: ServicePlan,
+    report: Reporter = silent,
+    *,
+    on_reached: Callable[[str | None], None] = lambda _address: None,
+) -> None:
+    """Install the plan's software on the nodes as a deploy does (nothing configured or
+    started), then clean them to be snapshotted into an image."""
+    hosts = hosts_of(cluster)
+    async with Fleet(access) as fleet:
+        address = await reach(fleet, hosts, report)
+        await asyncio.to_thread(on_reached, address)
+        dep = Deployment(cluster.name, hosts, fleet, report, artifacts=plan.artifacts)
+        await pipeline.install_software(dep, plan.services)
+        await clean_for_image(dep)
 
 
 def deploy_services(

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -39,7 +40,7 @@ from sparkstack.cloud.inventory import read_all
 from sparkstack.cloud.layout import GroupRequest
 from sparkstack.cloud.power import STOPPED
 from sparkstack.cloud.preflight import Plan, run_preflight
-from sparkstack.cloud.provision import KeyChoice, provision
+from sparkstack.cloud.provision import KeyChoice, Provisioned, provision
 from sparkstack.cloud.s3 import create_ec2_credential, ensure_directory, s3_endpoint
 from sparkstack.cloud.security import ANYWHERE, PortRange, open_ssh_to, rule_count, set_launch_state
 from sparkstack.cloud.servers import set_metadata
@@ -48,10 +49,12 @@ from sparkstack.cluster import Cluster
 from sparkstack.errors import Interrupted, SparkstackError, UsageError
 from sparkstack.events import Phase, Reporter, silent
 from sparkstack.manifest import Manifest, differences
+from sparkstack.nodes.connection import SSHAccess
 from sparkstack.services import pipeline
 from sparkstack.services.artifacts import Artifact
 from sparkstack.services.base import Service
 from sparkstack.services.reaper import GIVEN, ReaperGrant
+from sparkstack.services.tarball import TarballService
 from sparkstack.spec import (
     S3_ACCESS_SECRET,
     S3_CREDENTIAL,
@@ -136,6 +139,7 @@ def preflight(
                 reaper_role(cloud)  # the reaper's credential needs it: say so before creating
             phase.advance("cloud")
             artifacts = software.result()
+            mark_baked(services, artifacts, groups, plan.software)
             phase.advance("software")
     except KeyboardInterrupt:
         raise Interrupted("interrupted during preflight; nothing was created") from None
@@ -174,6 +178,26 @@ def _object_storage_access(cloud: Cloud, plan: ServicePlan) -> None:
         ensure_directory(cloud, parts.netloc, parts.path.strip("/"))
 
 
+def mark_baked(
+    services: list[Service],
+    artifacts: dict[str, Artifact],
+    groups: list[GroupRequest],
+    held: dict[str, dict[str, dict[str, str]]],
+) -> None:
+    """Flag the tarballs that the image of every group installing them already holds (same
+    version, same SHA-512): they are not fetched, and the nodes' installs are checked."""
+    for service in services:
+        artifact = artifacts.get(service.name)
+        if not isinstance(service, TarballService) or artifact is None:
+            continue
+        roles = {r.value for r in service.roles}
+        hosting = [g.group for g in groups if roles & set(g.roles)]
+        artifact.baked = bool(hosting) and all(
+            service.baked_in(held.get(group, {}).get(service.name), artifact.sha512)
+            for group in hosting
+        )
+
+
 def in_background(call: Callable[[], T]) -> Future[T]:
     """``call()`` in a daemon thread: an interrupted caller does not wait for it to end."""
     future: Future[T] = Future()
@@ -193,20 +217,20 @@ def report_warning(report: Reporter, text: str) -> None:
         phase.message(text)
 
 
-def _rollback(cloud: Cloud, name: str, report: Reporter) -> str:
-    """Remove what the launch made; return a clause for the error line."""
+def _rollback(cloud: Cloud, name: str, report: Reporter, what: str = "launch") -> str:
+    """Remove what the launch (or ``what``) made; return a clause for the error line."""
     try:
         with sigint_ignored():
-            _remove(cloud, name, report, phase="rollback")
+            remove_cluster(cloud, name, report, phase="rollback")
     except SparkstackError as exc:
         return (
             f"the rollback failed too ({exc}); once the cloud answers, run "
             f"`sparkstack destroy {name} --cloud {cloud.name}`"
         )
-    return "everything this launch created has been removed"
+    return f"everything this {what} created has been removed"
 
 
-def _add_note(exc: SparkstackError, note: str) -> None:
+def add_note(exc: SparkstackError, note: str) -> None:
     """Add ``note`` to the error's line; class, attributes and cause stay as they are."""
     exc.args = (f"{exc}; {note}", *exc.args[1:])
 
@@ -217,13 +241,11 @@ def record_manifest(cloud: Cloud, cluster: Cluster, manifest: Manifest) -> None:
     set_metadata(cloud, [h.node.server_id for h in keepers], items)
 
 
-def _deploy_new(
-    launch: LaunchPlan,
-    cluster: Cluster,
-    host_keys: dict[str, list[str]],
-    report: Reporter,
-    reaper: ReaperGrant | None,
-) -> DeployReport:
+def new_cluster_access(
+    launch: LaunchPlan, cluster: Cluster, host_keys: dict[str, list[str]], report: Reporter
+) -> tuple[SSHAccess, Callable[[str | None], None]]:
+    """SSH to a cluster just provisioned (host keys pinned from the consoles), and what to do
+    once the client's address is known: narrow SSH to it unless the spec says who may."""
     spec = launch.services.spec
     cloud = launch.cloud
 
@@ -235,6 +257,17 @@ def _deploy_new(
     access = ssh_access(
         cloud, cluster, console_keys=host_keys, trust_first=spec.trust_first_host_key
     )
+    return access, narrow
+
+
+def _deploy_new(
+    launch: LaunchPlan,
+    cluster: Cluster,
+    host_keys: dict[str, list[str]],
+    report: Reporter,
+    reaper: ReaperGrant | None,
+) -> DeployReport:
+    access, narrow = new_cluster_access(launch, cluster, host_keys, report)
     done = _sync.run(
         deploy_on(
             cluster,
@@ -245,8 +278,49 @@ def _deploy_new(
             given={GIVEN: reaper} if reaper else None,
         )
     )
-    record_manifest(cloud, cluster, launch.services.state.manifest)
+    record_manifest(launch.cloud, cluster, launch.services.state.manifest)
     return done
+
+
+def provision_new(launch: LaunchPlan, report: Reporter) -> Provisioned:
+    """Start fetching the tarballs no image holds (downloads overlap the boot), then
+    provision the servers of a checked launch."""
+    for artifact in launch.services.artifacts.values():
+        if not artifact.baked:
+            artifact.start_fetch(report)
+    spec = launch.services.spec
+    key = _key_choice(launch.cloud, spec)
+    return provision(launch.cloud, spec, launch.groups, launch.plan, key, launch.ports, report)
+
+
+@contextmanager
+def rolled_back(
+    cloud: Cloud, name: str, report: Reporter, *, keep: bool = False, what: str = "launch"
+) -> Iterator[None]:
+    """Any failure or Ctrl-C inside removes everything cluster ``name`` has (found by its
+    tags), unless ``keep``; the error's line says what became of it."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if keep:
+            raise Interrupted(
+                f"interrupted; what was created is kept (--keep-on-failure): "
+                f"`sparkstack destroy {name}` removes it"
+            ) from None
+        raise Interrupted(f"interrupted; {_rollback(cloud, name, report, what)}") from None
+    except SparkstackError as exc:
+        if keep:
+            add_note(
+                exc,
+                f"resources kept (--keep-on-failure): `sparkstack destroy {name}` removes them",
+            )
+        else:
+            add_note(exc, _rollback(cloud, name, report, what))
+        raise
+    except BaseException:
+        if not keep:
+            _rollback(cloud, name, report, what)
+        raise
 
 
 def launch(
@@ -264,12 +338,9 @@ def launch(
         )
     plan = preflight(spec, report, with_software=not provision_only)
     cloud = plan.cloud
-    try:
-        for artifact in plan.services.artifacts.values():
-            artifact.start_fetch(report)  # downloads overlap the boot
+    with rolled_back(cloud, spec.name, report, keep=keep_on_failure):
         _object_storage_access(cloud, plan.services)
-        key = _key_choice(cloud, spec)
-        made = provision(cloud, spec, plan.groups, plan.plan, key, plan.ports, report)
+        made = provision_new(plan, report)
         reaper = None if provision_only else launch_grant(cloud, spec)
         if not provision_only:
             _deploy_new(plan, made.cluster, made.host_keys, report, reaper[0] if reaper else None)
@@ -279,27 +350,6 @@ def launch(
             launch_state=naming.LaunchState.READY.value,
             expiry=reaper[1] if reaper else None,
         )
-    except KeyboardInterrupt:
-        if keep_on_failure:
-            raise Interrupted(
-                f"interrupted; what was created is kept (--keep-on-failure): "
-                f"`sparkstack destroy {spec.name}` removes it"
-            ) from None
-        raise Interrupted(f"interrupted; {_rollback(cloud, spec.name, report)}") from None
-    except SparkstackError as exc:
-        if keep_on_failure:
-            _add_note(
-                exc,
-                f"resources kept (--keep-on-failure): `sparkstack destroy {spec.name}` "
-                "removes them",
-            )
-        else:
-            _add_note(exc, _rollback(cloud, spec.name, report))
-        raise
-    except BaseException:
-        if not keep_on_failure:
-            _rollback(cloud, spec.name, report)
-        raise
 
 
 # ---- configure ----------------------------------------------------------------------------
@@ -401,7 +451,8 @@ def list_clusters(cloud: str | None = None) -> list[Cluster]:
     return read_all(connect(cloud))
 
 
-def _remove(cloud: Cloud, name: str, report: Reporter, phase: str) -> dict[str, int]:
+def remove_cluster(cloud: Cloud, name: str, report: Reporter, phase: str) -> dict[str, int]:
+    """Every resource of cluster ``name`` removed (by its tags), and its local key."""
     with Phase(report, phase, total=len(KINDS), text=f"removing {name}") as progress:
         removed = teardown(
             cloud, name, on_step=lambda kind, n: progress.advance(f"{n} {kind.replace('_', ' ')}")
@@ -415,7 +466,7 @@ def destroy(name: str, cloud: str | None = None, report: Reporter = silent) -> d
     check_cluster_name(name)
     session = connect(cloud)
     try:
-        return _remove(session, name, report, phase="destroy")
+        return remove_cluster(session, name, report, phase="destroy")
     except KeyboardInterrupt:
         raise Interrupted(
             f"interrupted; part of cluster {name} may be left: run `sparkstack destroy {name}` "

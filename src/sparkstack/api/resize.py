@@ -22,8 +22,15 @@ from dataclasses import dataclass
 from sparkstack import validation
 from sparkstack.api import _sync
 from sparkstack.api.access import hosts_of, ssh_access
-from sparkstack.api.deploy import DeployReport, deploy_on, kept_plan, reach, state_hosts
-from sparkstack.api.lifecycle import group_requests, record_manifest
+from sparkstack.api.deploy import (
+    DeployReport,
+    ServicePlan,
+    deploy_on,
+    kept_plan,
+    reach,
+    state_hosts,
+)
+from sparkstack.api.lifecycle import group_requests, mark_baked, record_manifest
 from sparkstack.api.lookup import open_cluster
 from sparkstack.api.state import ClusterState, read_state, write_state
 from sparkstack.cloud import naming, resize
@@ -140,11 +147,17 @@ def add_workers(
         access = ssh_access(
             session, made.cluster, console_keys=made.host_keys, trust_first=trust_first_host_key
         )
+
+        def plan_for(_old: ClusterState | None) -> ServicePlan:
+            kept = kept_plan(grown)  # what the new nodes' image holds is checked, not fetched
+            mark_baked(kept.services, kept.artifacts, [request], plan.software)
+            return kept
+
         done = _sync.run(
             deploy_on(
                 made.cluster,
                 access,
-                lambda _old: kept_plan(grown),
+                plan_for,
                 report,
                 health_timeout=health_timeout,
                 joining=frozenset(names),

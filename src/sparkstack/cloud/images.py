@@ -9,6 +9,7 @@ failed or interrupted one is found and deleted even before Glance has said its i
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,8 +26,11 @@ from sparkstack.errors import CloudError
 #: Tags sparkstack puts on images it uploads or bakes.
 UPLOADED = "sparkstack-uploaded"
 BAKED = "sparkstack-baked"
-#: The property holding an upload's token (found again after a failure).
+#: The property holding an upload's (or a bake's) token (found again after a failure).
 UPLOAD_TOKEN = "sparkstack_upload"
+#: Properties of a baked image: ``true``, and JSON of {service: {version, sha512, install_dir}}.
+BAKED_FLAG = "sparkstack_baked"
+BAKED_SOFTWARE = "sparkstack_software"
 DISK_FORMATS = ("raw", "qcow2", "vmdk", "vdi", "vhd", "vhdx", "iso", "ploop", "aki", "ari", "ami")
 
 
@@ -67,6 +71,35 @@ def image_info(image: Any) -> ImageInfo:
     )
 
 
+def _property(image: Any, key: str) -> Any:
+    return (image.properties or {}).get(key, getattr(image, key, None))
+
+
+def baked_software(image: Any) -> dict[str, dict[str, str]]:
+    """What a baked image says it holds, {service: {version, sha512, install_dir}}; {} for
+    any other image (or a property that is not that shape: it is data from the cloud)."""
+    if str(_property(image, BAKED_FLAG)).lower() != "true":
+        return {}
+    try:
+        held = json.loads(str(_property(image, BAKED_SOFTWARE) or "{}"))
+    except json.JSONDecodeError:
+        return {}
+    if not isinstance(held, dict):
+        return {}
+    return {
+        str(name): {str(k): str(v) for k, v in record.items() if isinstance(v, str)}
+        for name, record in held.items()
+        if isinstance(record, dict)
+    }
+
+
+def name_taken(cloud: Cloud, name: str) -> bool:
+    """Whether an image of the project already has ``name`` (launch --image would be
+    ambiguous with a second one)."""
+    with translate_errors("listing images"):
+        return any(True for _ in cloud.conn.image.images(name=name))
+
+
 def usable_images(cloud: Cloud) -> list[ImageInfo]:
     """The images the project can boot from (active), newest first."""
     with translate_errors("listing images"):
@@ -75,17 +108,12 @@ def usable_images(cloud: Cloud) -> list[ImageInfo]:
 
 
 def _ours(cloud: Cloud, name: str, token: str) -> list[Any]:
-    return [
-        i
-        for i in cloud.conn.image.images(name=name)
-        if (i.properties or {}).get(UPLOAD_TOKEN) == token
-        or getattr(i, UPLOAD_TOKEN, None) == token
-    ]
+    return [i for i in cloud.conn.image.images(name=name) if _property(i, UPLOAD_TOKEN) == token]
 
 
-def remove_upload(cloud: Cloud, name: str, token: str) -> int:
-    """Delete what an upload made (its record, in whatever state); how many images."""
-    with translate_errors(f"removing the half-uploaded image {name}"):
+def remove_unfinished(cloud: Cloud, name: str, token: str) -> int:
+    """Delete what an upload or a bake made (its record, in whatever state); how many images."""
+    with translate_errors(f"removing the unfinished image {name}"):
         found = _ours(cloud, name, token)
         for image in found:
             cloud.conn.image.delete_image(image, ignore_missing=True)
@@ -136,7 +164,41 @@ def upload(
         return ImageInfo(**{**info.__dict__, "sha512": local})
     except BaseException:
         with sigint_ignored():
-            remove_upload(cloud, name, token)
+            remove_unfinished(cloud, name, token)
         raise
     finally:
         reader.close()
+
+
+def snapshot(
+    cloud: Cloud,
+    server_id: str,
+    name: str,
+    software: dict[str, dict[str, str]],
+    timeout: float = 3600,
+) -> ImageInfo:
+    """Snapshot the (stopped) server into image ``name``, marked as baked with ``software``,
+    tagged, active before it returns. Any failure or Ctrl-C deletes the image."""
+    token = secrets.token_hex(8)
+    props = {BAKED_FLAG: "true", BAKED_SOFTWARE: json.dumps(software, sort_keys=True)}
+    glance: Any = cloud.conn.image  # typed as v1 or v2; tags are v2's
+    try:
+        with translate_errors(f"snapshotting the server into image {name}"):
+            made = cloud.conn.compute.create_server_image(
+                server_id, name, metadata={UPLOAD_TOKEN: token}, wait=True, timeout=int(timeout)
+            )
+            # nova caps a snapshot's metadata values at 255 characters: the record goes to
+            # Glance, which does not
+            # added to the properties it has (a plain update_image would remove the others)
+            image = glance.get_image(made.id)
+            glance.update_image_properties(image, meta=props)
+            for tag in ("sparkstack", BAKED, naming.version_tag()):
+                glance.add_tag(image, tag)
+            info = image_info(glance.get_image(image.id))
+        if info.status != "active":
+            raise CloudError(f"image {name} is {info.status} after the snapshot, not active")
+        return info
+    except BaseException:
+        with sigint_ignored():
+            remove_unfinished(cloud, name, token)
+        raise

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sparkstack.cloud import naming
 from sparkstack.cloud.concurrency import concurrently
 from sparkstack.cloud.connection import Cloud
+from sparkstack.cloud.images import baked_software
 from sparkstack.cloud.layout import GroupRequest, total
 from sparkstack.errors import PreflightError, QuotaPreflightError
 from sparkstack.spec import ClusterSpec, ServerGroupPolicy
@@ -39,6 +40,8 @@ class Plan:
     external_network_id: str | None  # floating-IP pool, and the created router's gateway
     security_group_ids: tuple[str, ...]
     keypair: str | None  # the user's existing keypair; None: sparkstack makes one
+    #: group -> what its image holds, if sparkstack baked it ({service: {version, sha512...}})
+    software: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -237,9 +240,9 @@ def _pick_external(spec: ClusterSpec, networks: list[Any], problems: list[str]) 
 
 def _resolve_groups(
     spec: ClusterSpec, groups: list[GroupRequest], found: dict[str, Any], problems: list[str]
-) -> tuple[dict[str, str], dict[str, Flavor]]:
+) -> tuple[dict[str, Any], dict[str, Flavor]]:
     """Image and flavor of every group; a problem line per name not found or too small."""
-    images: dict[str, str] = {}
+    images: dict[str, Any] = {}
     flavors: dict[str, Flavor] = {}
     usable_images = [i for i in found["images"] if i.status == "active"]
     for group in groups:
@@ -252,7 +255,7 @@ def _resolve_groups(
                 problems.append(line)
         if image is None or flavor is None:
             continue
-        images[group.group] = str(image.id)
+        images[group.group] = image
         flavors[group.group] = Flavor(flavor.id, flavor.name, flavor.vcpus, flavor.ram, flavor.disk)
         disk = spec.boot_volume_gb or flavor.disk
         if image.min_disk and disk and disk < image.min_disk:
@@ -266,6 +269,15 @@ def _resolve_groups(
                 f"flavor '{flavor.name}' has {flavor.ram}"
             )
     return images, flavors
+
+
+def _ids(images: dict[str, Any]) -> dict[str, str]:
+    return {group: str(image.id) for group, image in images.items()}
+
+
+def _held(images: dict[str, Any]) -> dict[str, dict[str, dict[str, str]]]:
+    """What each group's image holds, for the groups whose image sparkstack baked."""
+    return {group: held for group, image in images.items() if (held := baked_software(image))}
 
 
 def _needs(
@@ -319,7 +331,7 @@ def run_add_preflight(
     problems.extend(quota_problems)
     if problems:
         raise (QuotaPreflightError if problems == quota_problems else PreflightError)(problems)
-    return Plan(cloud.project_id, images, flavors, None, external_id, (), None)
+    return Plan(cloud.project_id, _ids(images), flavors, None, external_id, (), None, _held(images))
 
 
 def run_preflight(cloud: Cloud, spec: ClusterSpec, groups: list[GroupRequest], rules: int) -> Plan:
@@ -369,10 +381,11 @@ def run_preflight(cloud: Cloud, spec: ClusterSpec, groups: list[GroupRequest], r
         raise (QuotaPreflightError if problems == quota_problems else PreflightError)(problems)
     return Plan(
         project_id=project_id,
-        images=images,
+        images=_ids(images),
         flavors=flavors,
         network_id=network_id,
         external_network_id=external_id,
         security_group_ids=tuple(group_ids),
         keypair=keypair,
+        software=_held(images),
     )

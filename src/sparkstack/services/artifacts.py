@@ -72,7 +72,8 @@ def _filename(source: ArtifactSource) -> str:
 class Artifact:
     """A resolved tarball: its name, SHA-512 and where it comes from. ``local`` is the verified
     file once there is one (a user's file at once; a download once :meth:`fetch` is done);
-    ``origin`` is where to get it when there is none yet."""
+    ``origin`` is where to get it when there is none yet. ``baked``: the image the nodes boot
+    from holds this tarball's install, so it is fetched only for a node found without it."""
 
     name: str
     filename: str
@@ -82,6 +83,7 @@ class Artifact:
     origin: ArtifactSource | None = None
     cache: Path | None = None
     fetched_bytes: int = 0
+    baked: bool = False
     _thread: threading.Thread | None = field(default=None, repr=False)
     _error: BaseException | None = field(default=None, repr=False)
 

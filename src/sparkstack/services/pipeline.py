@@ -106,10 +106,22 @@ class DeployResult:
     outputs: dict[str, str]
 
 
+async def _prepare(dep: Deployment, services: list[Service]) -> None:
+    await prepare_nodes(dep, {k: v for s in services for k, v in s.installed_links.items()})
+
+
+async def install_software(dep: Deployment, services: list[Service]) -> None:
+    """Prepare the nodes and install each service's software as a deploy does, configuring
+    and starting nothing (how an image is baked)."""
+    await _prepare(dep, services)
+    for service in services:
+        await service.install(dep)
+
+
 async def deploy(dep: Deployment, services: list[Service], health_timeout: float) -> DeployResult:
     """Prepare the nodes once, then each service in order; idempotent (nothing changed:
     nothing written, nothing restarted)."""
-    await prepare_nodes(dep, {k: v for s in services for k, v in s.installed_links.items()})
+    await _prepare(dep, services)
     changed: dict[str, list[str]] = {}
     for service in services:
         await service.install(dep)

@@ -1,4 +1,5 @@
-"""Node preparation shared by the JVM services: Java 17+ and python3, and facts about the node."""
+"""Node preparation shared by the JVM services: Java 17+ and python3, and facts about the node;
+and the cleaning that makes a prepared node fit to be an image."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from collections.abc import Mapping
 from sparkstack import validation
 from sparkstack.errors import ServiceError
 from sparkstack.events import Phase
+from sparkstack.nodes.files import NODE_STATE_DIR
 from sparkstack.nodes.runner import each
 from sparkstack.services.base import Deployment, Host, NodeFacts, template
+from sparkstack.services.staging import INSTALL_MARKER, STAGING_DIR
 
 JAVA_MAJOR = 17
 #: Facts that end up in config files and commands: checked like any value from outside.
@@ -20,9 +23,12 @@ async def prepare_nodes(dep: Deployment, links: Mapping[str, str]) -> None:
     """Make every node ready and record its facts in ``dep.facts``.
 
     ``links`` names symlinks (e.g. ``spark: /opt/spark``) whose target is reported as a fact,
-    so an install can tell what is already there without another round trip.
+    so an install can tell what is already there without another round trip (and, as
+    ``<name>_sha512``, the SHA-512 its install marker holds).
     """
-    script = template("prepare.sh.j2").render(java_major=JAVA_MAJOR, links=links)
+    script = template("prepare.sh.j2").render(
+        java_major=JAVA_MAJOR, links=links, marker=INSTALL_MARKER
+    )
     hosts = dep.acting(dep.hosts)
     with Phase(dep.report, "prepare", total=len(hosts), text="Java and python3 on nodes") as phase:
 
@@ -53,3 +59,20 @@ def parse_facts(node: str, output: str) -> NodeFacts:
     except ValueError as exc:
         raise ServiceError(f"{node}: node preparation reported odd facts ({exc})") from None
     return NodeFacts(values)
+
+
+async def clean_for_image(dep: Deployment) -> None:
+    """Remove from every node what must not reach servers booted from its image: SSH host
+    keys, machine-id, cloud-init's instance state, staged tarballs, shell history and the
+    login user's authorized keys."""
+    script = template("clean-image.sh.j2").render(state_dir=NODE_STATE_DIR, staging_dir=STAGING_DIR)
+    hosts = dep.acting(dep.hosts)
+    with Phase(dep.report, "clean", total=len(hosts), text="cleaning for the image") as phase:
+
+        async def one(host: Host) -> None:
+            result = await dep.fleet.run(host.target, "bash -s", input=script)
+            if not result.ok:
+                raise ServiceError(f"{host.name}: cleaning for the image failed: {result.tail(5)}")
+            phase.advance(host.name)
+
+        await each(hosts, one)

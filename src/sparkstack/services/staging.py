@@ -24,6 +24,9 @@ ARTIFACT_DIR = f"{NODE_STATE_DIR}/artifacts"
 #: Where the first node serves tarballs to the others while they install.
 SERVE_PORT = 7199
 STAGING_DIR = "/var/tmp/sparkstack"
+#: A file in each install holding its tarball's SHA-512 (node preparation reports it: the
+#: install a baked image holds is checked against it, not unpacked again).
+INSTALL_MARKER = ".sparkstack-sha512"
 
 
 def staging_port() -> Port:
@@ -102,6 +105,7 @@ async def install_tarball(
             checked=on_entry,  # _keep_on_entry has just verified the kept copy
             sha512=artifact.sha512,
             install_dir=install_dir,
+            marker=INSTALL_MARKER,
             link=link,
             owned=owned,
             owner=f"{dep.facts[host.name]['user']}:{dep.facts[host.name]['group']}",

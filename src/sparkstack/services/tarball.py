@@ -8,11 +8,12 @@ the one in use, so a changed tarball is a new install and an unchanged one is le
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from sparkstack.events import Phase
-from sparkstack.services.artifacts import ArtifactSource
-from sparkstack.services.base import Deployment, Host, Service
+from sparkstack.services.artifacts import Artifact, ArtifactSource
+from sparkstack.services.base import Deployment, Host, NodeFacts, Service
 from sparkstack.services.staging import install_tarball
 from sparkstack.spec import SoftwareSpec
 
@@ -74,12 +75,37 @@ class TarballService(Service):
         """One directory per tarball content, so a changed tarball is a new install."""
         return f"{INSTALL_ROOT}/{self.name}-{self.software.version}-{sha512[:12]}"
 
+    def baked_record(self, sha512: str) -> dict[str, str]:
+        """What an image baked with this service's tarball says it holds."""
+        return {
+            "version": self.software.version,
+            "sha512": sha512,
+            "install_dir": self.install_dir(sha512),
+        }
+
+    def baked_in(self, record: Mapping[str, str] | None, sha512: str) -> bool:
+        """Whether an image's record (:meth:`baked_record`) is of this release and tarball."""
+        return (
+            record is not None
+            and record.get("version") == self.software.version
+            and record.get("sha512") == sha512
+        )
+
+    def holds(self, facts: NodeFacts, artifact: Artifact) -> bool:
+        """Whether a node (as preparation found it) has this tarball's install in use; for a
+        baked one, its marker must also hold the tarball's whole SHA-512."""
+        wanted = self.install_dir(artifact.sha512).rsplit("/", 1)[1]
+        if facts[self.name] != wanted:
+            return False
+        return not artifact.baked or facts[f"{self.name}_sha512"] == artifact.sha512
+
     async def install(self, dep: Deployment) -> None:
         artifact = dep.artifact(self.name)
         target = self.install_dir(artifact.sha512)
-        wanted = target.rsplit("/", 1)[1]
         hosts = dep.acting(self.install_hosts(dep))
-        missing = [h for h in hosts if dep.facts[h.name][self.name] != wanted]
+        missing = [h for h in hosts if not self.holds(dep.facts[h.name], artifact)]
+        if artifact.baked:
+            _report_baked(dep, self.name, len(hosts), missing)
         if not missing:
             return
         with Phase(
@@ -93,3 +119,13 @@ class TarballService(Service):
     def owned_dirs(self) -> list[str]:
         """Subdirectories of the install the login user owns (its configuration)."""
         return ["conf"]
+
+
+def _report_baked(dep: Deployment, name: str, checked: int, missing: list[Host]) -> None:
+    """Say that the image holds the install (and on which nodes it was found not to)."""
+    text = f"{name}: baked into the image, not downloaded"
+    with Phase(dep.report, "baked", total=checked, text=text) as phase:
+        phase.set_progress(checked - len(missing), f"{text} (install checked)")
+        if missing:
+            names = ", ".join(h.name for h in missing)
+            phase.message(f"{name}: not found as baked on {names}; installing it there")

@@ -45,6 +45,8 @@ printf '# %s: no DNS server, names come from /etc/hosts\n' "$NAME" > /etc/resolv
 # The image's default user, as cloud-init makes it: key-only login, passwordless sudo.
 id "$USER_NAME" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash --user-group --groups sudo "$USER_NAME"
 usermod -p '*' "$USER_NAME"   # "!" = locked: sshd with UsePAM no refuses even key logins
+# A snapshot image knows the user (/etc/passwd is on its disk) but not its home (/home is not).
+install -d -m 0755 -o "$USER_NAME" -g "$USER_NAME" "/home/$USER_NAME"
 install -d -m 0700 -o "$USER_NAME" -g "$USER_NAME" "/home/$USER_NAME/.ssh"
 install -m 0600 -o "$USER_NAME" -g "$USER_NAME" "$H/authorized_keys" "/home/$USER_NAME/.ssh/authorized_keys"
 echo "$USER_NAME ALL=(ALL) NOPASSWD:ALL" > /etc/sudoers.d/90-cloud-init-users
