@@ -64,7 +64,11 @@ async def _submit(
     argv = runner.job_argv(f"{APPS_DIR}/{app.name}", args, main_class, remote)
     async with Fleet(access) as fleet:
         master = await runner.job_node(Deployment(cluster.name, hosts, fleet)) or masters[0]
-        await fleet.run(master.target, f"mkdir -p {APPS_DIR}")
+        made = await fleet.run(master.target, f"mkdir -p {APPS_DIR}")
+        if not made.ok:  # else the copy below fails with a puzzling "no such file"
+            raise NodeError(
+                f"cannot make ~/{APPS_DIR} on {master.name} for the job: {made.tail(3)}"
+            )
         await asyncio.gather(
             *(fleet.put(master.target, p, f"{APPS_DIR}/{p.name}") for p in [app, *py_files])
         )
