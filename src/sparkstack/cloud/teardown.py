@@ -176,14 +176,7 @@ def teardown(
             },
             action,
         )
-        for kind in (
-            "networks",
-            "security_groups",
-            "server_groups",
-            "keypairs",
-            "ec2_credentials",
-            "application_credentials",
-        ):
+        for kind in KINDS[KINDS.index("networks") :]:  # the rest, in the order reported
             on_step(kind, {**first, **last}[kind])
     counts = {**first, **removed, **last}
     return {kind: counts[kind] for kind in KINDS}
