@@ -3,9 +3,10 @@ runs one job, then its reaper (on the master, with the cluster's application cre
 the public endpoints the nodes reach via their router) deletes it, with no client involved.
 
 The wait is a generous deadline, not a timed assertion: the test polls until everything of the
-cluster is gone. Keystone does not let a restricted application credential delete itself, so the
-credential is the one thing the reaper leaves (it expires an hour after; unusable without its
-secret, which was only on the deleted master); the test then sees ``cleanup`` find and remove it.
+cluster is gone. Keystone lets a delegated token (an application credential's) touch no
+credential, so the reaper leaves its own credential and the cluster's EC2 one (launched with
+``--object-storage``), both unusable (their secrets were only on the deleted nodes); the test
+then sees ``cleanup`` find and remove them.
 Then: ``extend``; ``--on-expiry stop``; a launch interrupted once its credential exists.
 """
 
@@ -52,12 +53,13 @@ def _inventory(conn: Any, user_id: str) -> dict[str, list[str]]:
         "networks": [n.name for n in conn.network.networks(tags=tag)],
         "keypairs": [k.name for k in conn.compute.keypairs() if k.name == owned],
         "server_groups": [g.name for g in conn.compute.server_groups() if g.name == owned],
-        "ec2_credentials": [  # made for its s3a: the reaper deletes them too
-            c.id
-            for c in conn.identity.credentials(type="ec2", user_id=user_id)
-            if json.loads(c.blob).get("sparkstack_cluster") == NAME
-        ],
     }
+
+
+def _ec2_credentials(conn: Any) -> list[str]:
+    """The EC2 credentials made for the cluster's s3a."""
+    listed = conn.identity.credentials(type="ec2", user_id=conn.current_user_id)
+    return [c.id for c in listed if json.loads(c.blob).get("sparkstack_cluster") == NAME]
 
 
 def _credentials(conn: Any, user_id: str, cluster: str = NAME) -> list[Any]:
@@ -89,7 +91,7 @@ def test_launch_records_the_schedule_and_a_restricted_credential(
     conn = devcloud.connect()
     made = _credentials(conn, conn.current_user_id)
     assert [c.id for c in made] == [expiry["credential_id"]]
-    assert len(_inventory(conn, conn.current_user_id)["ec2_credentials"]) == 1  # s3a's
+    assert len(_ec2_credentials(conn)) == 1  # s3a's
     assert made[0].unrestricted is False
     roles = {r["name"] for r in made[0].roles}
     assert "member" in roles and roles <= {"member", "reader"}, roles  # reader: implied
@@ -137,16 +139,17 @@ def test_the_idle_cluster_deletes_itself(
         time.sleep(10)
         left = _inventory(conn, user)
     assert not any(left.values()), f"still there after {GONE_WITHIN} s: {left}"
-    # the credential cannot delete itself (Keystone refuses a restricted one): it is a leftover
-    # that cleanup finds by its reserved name (and destroy NAME would remove it too)
+    # Keystone lets a delegated token (the reaper's credential) touch no credential: its own
+    # and s3a's EC2 one are left, unusable (their secrets were only on the deleted nodes);
+    # cleanup finds them as the leftovers of a cluster with no server (destroy NAME would too)
     assert [c.id for c in _credentials(conn, user)] == [launched["expiry"]["credential_id"]]
+    assert len(_ec2_credentials(conn)) == 1
     args = ("cleanup", NAME, "--older-than", "1s", "--yes", "--output", "json")
     done = json.loads(shell(*args).stdout)
     assert [(f["reason"], f["resources"]) for f in done["leftovers"]] == [
-        ("it has no server", {"application_credentials": 1})
+        ("it has no server", {"application_credentials": 1, "ec2_credentials": 1})
     ]
-    assert done["removed"][NAME]["application_credentials"] == 1
-    assert not _credentials(conn, user)
+    assert not _credentials(conn, user) and not _ec2_credentials(conn)
 
 
 def test_an_interrupted_launch_leaves_no_credential(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -178,16 +179,22 @@ def bake_image(
         for s in plan.services.services
         if isinstance(s, TarballService)
     }
-    with rolled_back(session, spec.name, report, what="bake"):
-        made = provision_new(plan, report)
-        access, narrow = new_cluster_access(plan, made.cluster, made.host_keys, report)
-        _sync.run(bake_on(made.cluster, access, plan.services, report, on_reached=narrow))
-        with Phase(report, "stop", total=1, text="stopping the server") as phase:
-            stop_servers(session, spec.name, on_progress=lambda n, _s: phase.set_progress(n))
-        with Phase(report, "snapshot", text=f"snapshot into image {name}") as phase:
-            server = made.cluster.nodes[0].server_id
-            image = images.snapshot(session, server, name, software_held)
-            phase.message(f"image {image.name} ({image.id}) active, {image.size} bytes")
+    token = images.new_token()
+    try:
+        with rolled_back(session, spec.name, report, what="bake"):
+            made = provision_new(plan, report)
+            access, narrow = new_cluster_access(plan, made.cluster, made.host_keys, report)
+            _sync.run(bake_on(made.cluster, access, plan.services, report, on_reached=narrow))
+            with Phase(report, "stop", total=1, text="stopping the server") as phase:
+                stop_servers(session, spec.name, on_progress=lambda n, _s: phase.set_progress(n))
+            with Phase(report, "snapshot", text=f"snapshot into image {name}") as phase:
+                server = made.cluster.nodes[0].server_id
+                image = images.snapshot(session, server, name, software_held, token)
+                phase.message(f"image {image.name} ({image.id}) active, {image.size} bytes")
+    except BaseException:
+        with sigint_ignored(), suppress(SparkstackError):  # the original error says more
+            images.remove_unfinished(session, name, token)  # made by a request cut short
+        raise
     try:
         with sigint_ignored():
             remove_cluster(session, spec.name, report, phase="teardown")

@@ -170,16 +170,23 @@ def upload(
         reader.close()
 
 
+def new_token() -> str:
+    """A one-off mark for an image about to be made, so that it is found even before (or
+    without) its id: an interrupted create request may still make it."""
+    return secrets.token_hex(8)
+
+
 def snapshot(
     cloud: Cloud,
     server_id: str,
     name: str,
     software: dict[str, dict[str, str]],
+    token: str,
     timeout: float = 3600,
 ) -> ImageInfo:
     """Snapshot the (stopped) server into image ``name``, marked as baked with ``software``,
-    tagged, active before it returns. Any failure or Ctrl-C deletes the image."""
-    token = secrets.token_hex(8)
+    tagged, active before it returns. Any failure or Ctrl-C deletes the image (found by
+    ``token``, a one-off property: see :func:`new_token`)."""
     props = {BAKED_FLAG: "true", BAKED_SOFTWARE: json.dumps(software, sort_keys=True)}
     glance: Any = cloud.conn.image  # typed as v1 or v2; tags are v2's
     try:

@@ -228,7 +228,6 @@ def delete_cluster(cloud: Cloud, cluster: str, own: str, credential_id: str) -> 
     left = cloud.call("GET", "network", f"/networks?tags={tag}")["networks"]
     if left:  # the spec refuses this; a cluster launched otherwise keeps them for cleanup
         log.warning("network %s is the cluster's own: `sparkstack cleanup` removes it", left)
-    _delete_ec2_credentials(cloud, cluster)
     try:
         cloud.delete("identity", f"/users/{cloud.user_id}/application_credentials/{credential_id}")
         log.info("deleted application credential %s", credential_id)
@@ -236,20 +235,6 @@ def delete_cluster(cloud: Cloud, cluster: str, own: str, credential_id: str) -> 
         log.info("application credential %s stays until it expires (%s)", credential_id, exc)
     log.info("deleting this server (%s): the reaper ends here", own)
     cloud.delete("compute", f"/servers/{own}")
-
-
-def _delete_ec2_credentials(cloud: Cloud, cluster: str) -> None:
-    """The EC2 credentials made for the cluster's s3a (their blob names it, as teardown reads)."""
-    path = f"/credentials?type=ec2&user_id={quoted(cloud.user_id)}"
-    for credential in cloud.call("GET", "identity", path).get("credentials", []):
-        try:
-            blob = json.loads(credential.get("blob") or "")
-        except ValueError:
-            continue
-        mine = isinstance(blob, dict) and blob.get("sparkstack_cluster") == cluster
-        if mine and credential.get("project_id") == cloud.project_id:
-            log.info("deleting EC2 credential %s", credential["id"])
-            cloud.delete("identity", f"/credentials/{quoted(credential['id'])}")
 
 
 def _leave_groups(cloud: Cloud, own: str, group_ids: set[str]) -> None:
