@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from sparkstack import paths
-from sparkstack.devcloud import hadoop_dist, maven
+from sparkstack.devcloud import hadoop_dist
 from sparkstack.devcloud.hadoop_dist import DEFAULT_VERSION, HadoopDist, build_hadoop_dist
 
 _BUILD_CACHE = paths.cache_dir()
@@ -80,11 +80,9 @@ def test_cached_build_does_not_download(dist: HadoopDist, monkeypatch: pytest.Mo
     def no_network(*args: object, **kwargs: object) -> None:
         raise AssertionError("the cached build went to the network")
 
-    monkeypatch.setattr(maven.urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)  # what sparkstack.maven calls
     mtime = dist.tarball.stat().st_mtime_ns
-    start = time.monotonic()
     again = build_hadoop_dist(cache=_BUILD_CACHE)
-    assert time.monotonic() - start < 1
     assert again == dist
     assert dist.tarball.stat().st_mtime_ns == mtime
 

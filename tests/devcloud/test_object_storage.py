@@ -109,7 +109,7 @@ def test_up_object_storage_runs_swift_and_status_lists_it(
 def test_swift_and_s3_are_in_the_catalog(swift: dc.UpResult, devcloud: Any) -> None:
     conn = devcloud.connect()
     project = conn.current_project_id
-    root = f"http://{HOST}:{SWIFT_PORTS['swift-proxy']}"
+    root = devcloud.cfg.public_url("swift-proxy", devcloud.data_plane)  # where servers reach it
     assert conn.endpoint_for("object-store") == f"{root}/v1/AUTH_{project}"
     assert conn.endpoint_for("s3") == root
     admin = devcloud.connect(admin=True)

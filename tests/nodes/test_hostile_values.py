@@ -36,6 +36,7 @@ from sparkstack.nodes.connection import SSHAccess, Target
 from sparkstack.nodes.files import FileSpec, write_files
 from sparkstack.nodes.hostkeys import HostKeyStore
 from sparkstack.nodes.runner import Fleet, Result, attached
+from sparkstack.services.staging import INSTALL_MARKER
 from sparkstack.templating import environment
 from testhosts_fixture import testbed_fixture as _testbed_fixture
 
@@ -217,6 +218,7 @@ def test_spark_env_values_arrive_intact_when_sourced(remote: Remote) -> None:
         worker_ui_port=8081,
         state_dir=state_dir,
         log_dir=log_dir,
+        daemon_classpath=f"{state_dir}/s3a:{log_dir}/*",
         env=env,
     )
     expected = {
@@ -231,6 +233,7 @@ def test_spark_env_values_arrive_intact_when_sourced(remote: Remote) -> None:
         "PYSPARK_PYTHON": python,
         "PYSPARK_DRIVER_PYTHON": python,
         "SPARK_WORKER_MEMORY": "1024m",
+        "SPARK_DAEMON_CLASSPATH": f"{state_dir}/s3a:{log_dir}/*",
         **env,
     }
     path = f"{WORK}/spark-env.sh"
@@ -284,6 +287,7 @@ def test_install_script_with_hostile_paths(remote: Remote, tmp_path: Path) -> No
         "owned": ["conf", sub],
         "owner": "ubuntu:ubuntu",
         "checked": False,
+        "marker": INSTALL_MARKER,
     }
     done = remote.run("bash -s", input=_render("install.sh.j2", **values))
     assert done.ok, done.stdout
