@@ -10,6 +10,7 @@ dropped connection): it runs attached to the SSH session's input.
 from __future__ import annotations
 
 import asyncio
+import shlex
 from pathlib import Path
 
 from sparkstack import validation
@@ -64,7 +65,7 @@ async def _submit(
     argv = runner.job_argv(f"{APPS_DIR}/{app.name}", args, main_class, remote)
     async with Fleet(access) as fleet:
         master = await runner.job_node(Deployment(cluster.name, hosts, fleet)) or masters[0]
-        made = await fleet.run(master.target, f"mkdir -p {APPS_DIR}")
+        made = await fleet.run(master.target, f"mkdir -p {shlex.quote(APPS_DIR)}")
         if not made.ok:  # else the copy below fails with a puzzling "no such file"
             raise NodeError(
                 f"cannot make ~/{APPS_DIR} on {master.name} for the job: {made.tail(3)}"

@@ -111,6 +111,13 @@ class Deployment:
     def with_role(self, role: Role) -> list[Host]:
         return [h for h in self.hosts if h.has(role)]
 
+    def first_with(self, role: Role, missing: str) -> Host:
+        """The first node with ``role``; a ServiceError saying ``missing`` when none has it."""
+        found = self.with_role(role)
+        if not found:
+            raise ServiceError(missing)
+        return found[0]
+
     @property
     def entry(self) -> Host:
         """The node the client reaches first (the jump host): artifacts are staged there."""

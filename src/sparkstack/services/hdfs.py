@@ -215,10 +215,7 @@ class Hdfs(TarballService):
 
     @staticmethod
     def namenode(dep: Deployment) -> Host:
-        found = dep.with_role(Role.HDFS_NAMENODE)
-        if not found:
-            raise ServiceError("no node has role hdfs-namenode")
-        return found[0]
+        return dep.first_with(Role.HDFS_NAMENODE, "no node has role hdfs-namenode")
 
     def daemons(self, dep: Deployment, host: Host) -> list[Role]:
         roles = [Role.HDFS_NAMENODE] if host is self.namenode(dep) else []

@@ -29,17 +29,28 @@ async def prepare_nodes(dep: Deployment, links: Mapping[str, str]) -> None:
     script = template("prepare.sh.j2").render(
         java_major=JAVA_MAJOR, links=links, marker=INSTALL_MARKER
     )
-    hosts = dep.acting(dep.hosts)
-    with Phase(dep.report, "prepare", total=len(hosts), text="Java and python3 on nodes") as phase:
+    outputs = await _on_each(
+        dep, script, "prepare", "Java and python3 on nodes", "node preparation"
+    )
+    dep.facts.update({name: parse_facts(name, out) for name, out in outputs.items()})
 
-        async def one(host: Host) -> NodeFacts:
+
+async def _on_each(
+    dep: Deployment, script: str, phase: str, text: str, what: str
+) -> dict[str, str]:
+    """Run the bash ``script`` on every acting node at once, a step of ``phase`` each; each
+    node's stdout. A node where it fails stops the deploy with ``what`` and the output's tail."""
+    hosts = dep.acting(dep.hosts)
+    with Phase(dep.report, phase, total=len(hosts), text=text) as progress:
+
+        async def one(host: Host) -> str:
             result = await dep.fleet.run(host.target, "bash -s", input=script)
             if not result.ok:
-                raise ServiceError(f"{host.name}: node preparation failed: {result.tail(5)}")
-            phase.advance(host.name)
-            return parse_facts(host.name, result.stdout)
+                raise ServiceError(f"{host.name}: {what} failed: {result.tail(5)}")
+            progress.advance(host.name)
+            return result.stdout
 
-        dep.facts.update(await each(hosts, one))
+        return await each(hosts, one)
 
 
 def parse_facts(node: str, output: str) -> NodeFacts:
@@ -66,13 +77,4 @@ async def clean_for_image(dep: Deployment) -> None:
     keys, machine-id, cloud-init's instance state, staged tarballs, shell history and the
     login user's authorized keys."""
     script = template("clean-image.sh.j2").render(state_dir=NODE_STATE_DIR, staging_dir=STAGING_DIR)
-    hosts = dep.acting(dep.hosts)
-    with Phase(dep.report, "clean", total=len(hosts), text="cleaning for the image") as phase:
-
-        async def one(host: Host) -> None:
-            result = await dep.fleet.run(host.target, "bash -s", input=script)
-            if not result.ok:
-                raise ServiceError(f"{host.name}: cleaning for the image failed: {result.tail(5)}")
-            phase.advance(host.name)
-
-        await each(hosts, one)
+    await _on_each(dep, script, "clean", "cleaning for the image", "cleaning for the image")

@@ -101,10 +101,9 @@ class Reaper(Service):
 
     @staticmethod
     def host(dep: Deployment) -> Host:
-        masters = dep.with_role(Role.SPARK_MASTER)
-        if not masters:
-            raise ServiceError("the reaper needs a spark master; the cluster has none")
-        return masters[0]
+        return dep.first_with(
+            Role.SPARK_MASTER, "the reaper needs a spark master; the cluster has none"
+        )
 
     def schedule(self, dep: Deployment, deadline: int | None, hold_until: int) -> dict[str, Any]:
         """``schedule.json``: everything the agent decides with (no secret)."""
