@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import posixpath
 import re
 import secrets
 import shlex
@@ -337,6 +338,8 @@ def test_spark_ctl_with_hostile_names(remote: Remote) -> None:
         "user": HOSTILE[4],
         "main_class": HOSTILE[5],
         "master_url": HOSTILE[6],
+        "args": ["--port", HOSTILE[7], HOSTILE[6]],
+        "ports": [8081],
     }
     hostname = remote.bed.hosts[0].name
     log = f"{values['log_dir']}/spark-{values['user']}-{values['main_class']}-1-{hostname}.out"
@@ -346,7 +349,7 @@ def test_spark_ctl_with_hostile_names(remote: Remote) -> None:
         f'json.dump(sys.argv[1:], open("{argv_file}", "w"))\' "$@"\n'
     )
     files = {
-        f"{values['home']}/sbin/start-worker.sh": FileSpec(recorder, 0o755, "ubuntu"),
+        f"{values['home']}/bin/spark-class": FileSpec(recorder, 0o755, "ubuntu"),
         f"{WORK}/ctl.sh": FileSpec(
             _render("spark-ctl.sh.j2", **values, systemd=False), 0o755, "ubuntu"
         ),
@@ -354,18 +357,24 @@ def test_spark_ctl_with_hostile_names(remote: Remote) -> None:
             _render("spark-ctl.sh.j2", **values, systemd=True), 0o755, "ubuntu"
         ),
     }
-    dirs = {values["log_dir"]: ("ubuntu", 0o755)}
+    pidfile = f"{values['state_dir']}/run/spark-{values['user']}-{values['main_class']}-1.pid"
+    # configure makes these; the hostile names put a "/" in the file names: their dirs too
+    dirs = {
+        d: ("ubuntu", 0o755) for d in (values["log_dir"], *map(posixpath.dirname, (log, pidfile)))
+    }
     remote.fleet(lambda f: write_files(f, remote.targets[0], files, dirs))
 
     status = remote.run(f"bash {WORK}/ctl.sh status")
     assert status.stdout.strip() == "stopped"
     logs = remote.run(f"bash {WORK}/ctl.sh logs 5")
     assert logs.stdout.strip() == f"(no log at {log})"
-    # start: the fake start-worker.sh records its arguments (it starts nothing: FAILED)
+    # start: the fake spark-class records its arguments (it starts nothing: FAILED)
     ensure = remote.run(f"bash {WORK}/ctl.sh ensure 0")
     assert not ensure.ok and "FAILED" in ensure.stdout, ensure.stdout
+    # the ctl script does not wait for a daemon that is gone: the recorder may still be writing
+    remote.run(f"for _ in $(seq 50); do [ -s {argv_file} ] && break; sleep 0.1; done")
     recorded = remote.stat([argv_file])[argv_file]
-    assert json.loads(recorded["content"]) == [values["master_url"]]
+    assert json.loads(recorded["content"]) == [values["main_class"], *values["args"]]
 
     assert remote.run(f"bash {WORK}/ctl-systemd.sh status").stdout.splitlines()[-1] == "stopped"
     remote.run(f"bash {WORK}/ctl-systemd.sh logs 5")  # no journal here: only no marker counts

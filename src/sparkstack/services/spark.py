@@ -77,6 +77,22 @@ _MAIN_CLASS = {
     HISTORY: "org.apache.spark.deploy.history.HistoryServer",
 }
 _DAEMON = {Role.SPARK_MASTER: "master", Role.SPARK_WORKER: "worker"}
+#: A daemon is up when it listens on these: a worker that registers before the master's UI
+#: (bound last in its start) listens is told to wait 5-15 s for its next try.
+_DAEMON_PORTS = {
+    "master": (MASTER_PORT, MASTER_UI_PORT),
+    "worker": (WORKER_PORT, WORKER_UI_PORT),
+    HISTORY: (HISTORY_PORT,),
+}
+
+
+def _daemon_args(daemon: str, ip: str, url: str) -> list[str]:
+    """The arguments of a daemon's main class, as Spark's sbin/start-*.sh give them."""
+    if daemon == "master":
+        return ["--host", ip, "--port", str(MASTER_PORT), "--webui-port", str(MASTER_UI_PORT)]
+    if daemon == "worker":
+        return ["--webui-port", str(WORKER_UI_PORT), "--port", str(WORKER_PORT), url]
+    return []
 
 
 def default_url(version: str, hadoop: str = "3") -> str:
@@ -409,6 +425,8 @@ class SparkStandalone(TarballService):
                 state_dir=STATE_DIR,
                 log_dir=LOG_DIR,
                 main_class=_MAIN_CLASS[daemon],
+                args=_daemon_args(daemon, host.ip, url),
+                ports=_DAEMON_PORTS[daemon],
             )
             files[f"{STATE_DIR}/spark-{daemon}-ctl.sh"] = FileSpec(ctl, 0o755, user)
             if facts.systemd:
@@ -455,11 +473,23 @@ class SparkStandalone(TarballService):
                 return one
 
             await _all_or_errors(masters, starter(Role.SPARK_MASTER))
-            try:
-                await _all_or_errors(workers, starter(Role.SPARK_WORKER))
-            except ServiceError as failed:
-                raise await self._late_deaths(dep, workers, failed) from None
-            await _all_or_errors(history, starter(HISTORY))
+            # The History Server needs no worker: it starts beside them.
+            outcomes = await asyncio.gather(
+                self._start_workers(dep, workers, starter(Role.SPARK_WORKER)),
+                _all_or_errors(history, starter(HISTORY)),
+                return_exceptions=True,
+            )
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+
+    async def _start_workers(
+        self, dep: Deployment, workers: list[Host], one: Callable[[Host], Awaitable[None]]
+    ) -> None:
+        try:
+            await _all_or_errors(workers, one)
+        except ServiceError as failed:
+            raise await self._late_deaths(dep, workers, failed) from None
 
     async def _late_deaths(
         self, dep: Deployment, workers: list[Host], failed: ServiceError
