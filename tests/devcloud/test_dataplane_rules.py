@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
-from sparkstack.devcloud.server import hosts, net, userdata
+from sparkstack.devcloud.server import hosts, net, reconciler, userdata, wsgi
 from sparkstack.devcloud.server.reconciler import SG_TABLE, _sg_body, rule_to_nft
 
 
@@ -133,3 +135,66 @@ def test_sshd_delay_metadata_names_one_server_or_all() -> None:
     for bad in ("soon", "demo-worker-2=", "demo-worker-2=-1", "4000", "nan", "x=inf"):
         with pytest.raises(ValueError):
             hosts.parse_sshd_delay(bad, names)
+
+
+@pytest.mark.unit
+def test_the_reconciler_lists_neutron_after_a_write_or_a_failure_and_else_rarely(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [100.0]
+    monkeypatch.setattr(reconciler.time, "monotonic", lambda: now[0])
+    pacer = reconciler.Pacer(interval=1.0, safety_interval=30.0)
+    assert pacer.list_due(0)  # the first pass
+    pacer.listed(0, "d1")
+    now[0] += 5
+    assert not pacer.list_due(0)  # nothing written: no listing
+    assert pacer.list_due(3)  # neutron answered writes
+    pacer.listed(3, "d2")
+    now[0] += 0.5
+    assert not pacer.list_due(4)  # at most every interval
+    now[0] += 0.5
+    assert pacer.list_due(4)
+    pacer.listed(4, None)  # the pass failed: list again, writes or not
+    now[0] += 1
+    assert pacer.list_due(4)
+    pacer.listed(4, "d2")
+    now[0] += 30
+    assert pacer.list_due(4)  # the safety listing
+
+
+@pytest.mark.unit
+def test_between_listings_the_last_one_is_applied_again_while_things_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [100.0]
+    monkeypatch.setattr(reconciler.time, "monotonic", lambda: now[0])
+    pacer = reconciler.Pacer(interval=1.0, safety_interval=30.0)
+    pacer.listed(0, "d1")  # a change: hot
+    assert pacer.apply_due("host-a")  # a new server's host, at once
+    pacer.applied()
+    assert not pacer.apply_due("host-a")
+    now[0] += 1
+    assert pacer.apply_due("host-a")  # hot: every interval
+    pacer.applied()
+    now[0] += reconciler.HOT_WINDOW
+    assert not pacer.apply_due("host-a")  # quiet again
+
+
+@pytest.mark.unit
+def test_neutron_counts_the_requests_that_may_write(tmp_path: Path) -> None:
+    changes = tmp_path / "writes"
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ["PATH_INFO"] == "/boom":
+            raise RuntimeError("boom")
+        return [b"ok"]
+
+    wrapped = wsgi.signalling_writes(app, str(changes))
+    for method in ("GET", "HEAD", "OPTIONS"):
+        assert wrapped({"REQUEST_METHOD": method, "PATH_INFO": "/"}, None) == [b"ok"]
+    assert not changes.exists()
+    for method in ("POST", "PUT", "DELETE"):
+        wrapped({"REQUEST_METHOD": method, "PATH_INFO": "/"}, None)
+    with pytest.raises(RuntimeError):
+        wrapped({"REQUEST_METHOD": "POST", "PATH_INFO": "/boom"}, None)
+    assert changes.stat().st_size == 4

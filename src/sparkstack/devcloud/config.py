@@ -75,6 +75,11 @@ class DevcloudConfig:
         return cls((data_dir or default_data_dir()).absolute())
 
     @property
+    def neutron_writes(self) -> Path:
+        """Grows by a byte per write request neutron-api answered: the reconciler's cue."""
+        return self.lib / "neutron-writes"
+
+    @property
     def hosts_dir(self) -> Path:
         """State of the data plane's server hosts: under /tmp (an overlay root cannot sit under
         /root, /var...), and one per data dir so that one devcloud never touches another's."""

@@ -134,6 +134,8 @@ def api(cfg: DevcloudConfig, name: str, module: str, config_var: str, path: str)
     """An OpenStack API under gunicorn on loopback."""
     config_dir = cfg.etc / name.removesuffix("-api")
     env = {**base_env(cfg), config_var: str(config_dir), "SSDC_WSGI_APP": module}
+    if name == "neutron-api":
+        env["SSDC_CHANGES_FILE"] = str(cfg.neutron_writes)
     argv = [
         str(cfg.bin / "gunicorn"),
         *GUNICORN_OPTIONS,
@@ -169,7 +171,8 @@ def reconciler(cfg: DevcloudConfig) -> Service:
         "--interval",
         "1",
     ]
-    return Service(RECONCILER, argv, base_env(cfg))
+    env = {**base_env(cfg), "SSDC_CHANGES_FILE": str(cfg.neutron_writes)}
+    return Service(RECONCILER, argv, env)
 
 
 def infrastructure(cfg: DevcloudConfig) -> list[Service]:

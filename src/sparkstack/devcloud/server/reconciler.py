@@ -1,8 +1,10 @@
-"""The data plane's L3 and security-group agent, as a polling reconciler.
+"""The data plane's L3 and security-group agent, as a reconciler of neutron's listings.
 
 ``python -m ssdc.reconciler --cloud devcloud-admin [--interval 1] [--once]`` (env
-OS_CLIENT_CONFIG_FILE, SSDC_HOSTS_DIR). Every interval it lists neutron's routers, ports,
-subnets, networks, floating IPs and security groups as admin and makes Linux match them:
+OS_CLIENT_CONFIG_FILE, SSDC_HOSTS_DIR, SSDC_CHANGES_FILE). When neutron-api has answered a
+write (it grows SSDC_CHANGES_FILE by a byte each time), and every 30 s regardless, it lists
+neutron's routers, ports, subnets, networks, floating IPs and security groups as admin and makes
+Linux match them:
 
 * routers: namespace ``qrouter-<id>`` (ip_forward on), a veth per router port (``qr-`` on the
   tenant bridge, ``qg-`` on ``ssdc-ex``), floating IPs as /32 on ``qg-`` with nftables DNAT and
@@ -11,9 +13,10 @@ subnets, networks, floating IPs and security groups as admin and makes Linux mat
   as sets of the member ports' fixed IPs), rules sorted so the text is stable;
 * garbage: namespaces of deleted routers, empty tenant bridges.
 
-Why polling: it is level-triggered (a missed event, a restart of this process or of neutron, a
-half-applied change: the next pass repairs it), needs nothing inside neutron-server and uses only
-the public API. nft tables are replaced atomically and only when their text changed.
+Why listing: it is level-triggered (a missed event, a restart of this process or of neutron, a
+half-applied change: the next pass repairs it) and uses only the public API; the one thing inside
+neutron-server is the write counter (ssdc.wsgi), which only says when to look. nft tables are
+replaced atomically and only when their text changed.
 
 Status: neutron's API does not let anyone set a floating IP's or a port's status (only agents do,
 over RPC), so floating IPs stay DOWN although they work. Router ports are given a binding host
@@ -342,7 +345,7 @@ def _inode(ns: str) -> int | None:
 
 #: How often the loop looks at local state (the hosts dir) between API passes.
 TICK = 0.25
-#: Seconds after the last change seen during which passes keep the fast interval.
+#: Seconds after a change during which the last listing is applied again every interval.
 HOT_WINDOW = 20.0
 
 
@@ -360,37 +363,88 @@ def local_digest() -> str:
         return ""
 
 
+def writes_seen() -> int | None:
+    """How many write requests neutron-api has answered (the size of its changes file), or
+    None when neutron signals none (no ``SSDC_CHANGES_FILE``)."""
+    path = os.environ.get("SSDC_CHANGES_FILE")
+    if not path:
+        return None
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
+
+
 @dataclass
 class Pacer:
-    """Decides when to poll neutron: every ``interval`` while things change, every
-    ``idle_interval`` once quiet, and at once when a server appears or goes on this machine.
+    """Decides when to list neutron, and when to apply again what it showed last.
 
-    Each pass costs neutron-api about 0.4 s of CPU (4 list calls); polling at 1 s kept a core
-    of this 2-core machine 45-68 % busy even with nothing happening.
+    A listing costs neutron-api about 0.4 s of CPU (4 list calls): polling at 1 s kept a core
+    of this 2-core machine 45-68 % busy with nothing happening, and at 1-2 s it took 15 of the
+    ~100 CPU minutes of a test-suite run. So neutron is listed when its API has answered a
+    write since the last listing (at most every ``interval``), and every ``safety_interval``
+    regardless (a change made another way, a failed pass: the next one repairs it). For
+    HOT_WINDOW seconds after a change the last listing is applied again every ``interval``,
+    without an API call: a server's namespace and NICs appear after its ports do.
     """
 
     interval: float
-    idle_interval: float
-    last_pass: float = float("-inf")
+    safety_interval: float
+    last_list: float = float("-inf")
+    last_apply: float = float("-inf")
     last_change: float = float("-inf")
+    writes: int | None = -1
     seen: str | None = None
     local: str | None = None
 
-    def due(self, local: str) -> bool:
+    def list_due(self, writes: int | None) -> bool:
+        since = time.monotonic() - self.last_list
+        return since >= self.interval and (writes != self.writes or since >= self.safety_interval)
+
+    def listed(self, writes: int | None, digest: str | None) -> None:
+        """After a listing pass (``digest`` None: it failed, so list again soon)."""
+        now = time.monotonic()
+        self.last_list = self.last_apply = now
+        self.writes = writes if digest is not None else -1
+        if digest is None or digest != self.seen:
+            self.seen = digest
+            self.last_change = now
+
+    def apply_due(self, local: str) -> bool:
         now = time.monotonic()
         if local != self.local:
             self.local = local
             self.last_change = now
             return True
-        hot = now - self.last_change < HOT_WINDOW
-        return now - self.last_pass >= (self.interval if hot else self.idle_interval)
+        return now - self.last_change < HOT_WINDOW and now - self.last_apply >= self.interval
 
-    def passed(self, digest: str | None) -> None:
-        now = time.monotonic()
-        self.last_pass = now
-        if digest is None or digest != self.seen:
-            self.seen = digest
-            self.last_change = now
+    def applied(self) -> None:
+        self.last_apply = time.monotonic()
+
+
+def run(reconciler: Reconciler, pacer: Pacer, once: bool) -> None:
+    """List and apply, or apply the last listing again, as the pacer says; forever."""
+    snap: Snapshot | None = None
+    while True:
+        writes = writes_seen()  # before listing: a write during the listing is seen next time
+        local = local_digest()
+        if pacer.list_due(writes):
+            try:
+                snap = reconciler.snapshot()
+                reconciler.apply(snap)
+                pacer.listed(writes, snapshot_digest(snap))
+            except Exception:
+                LOG.exception("pass failed")
+                pacer.listed(writes, None)
+            if once:
+                return
+        elif snap is not None and pacer.apply_due(local):
+            try:
+                reconciler.apply(snap)
+            except Exception:
+                LOG.exception("apply failed")
+            pacer.applied()
+        time.sleep(TICK)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -400,7 +454,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cloud", default="devcloud-admin")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between passes")
     parser.add_argument(
-        "--idle-interval", type=float, default=2.0, help="seconds between passes once quiet"
+        "--safety-interval",
+        type=float,
+        default=30.0,
+        help="seconds between listings with no write signalled (2 s when neutron signals none)",
     )
     parser.add_argument("--once", action="store_true", help="one pass, then exit")
     args = parser.parse_args(argv)
@@ -408,18 +465,18 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("openstack").setLevel(logging.WARNING)
     net.setup_external()
     reconciler = Reconciler(openstack.connect(cloud=args.cloud))
-    LOG.info("reconciler started, interval %.1fs, hosts %s", args.interval, net.hosts_dir())
-    pacer = Pacer(args.interval, args.idle_interval)
-    while True:
-        if pacer.due(local_digest()):
-            try:
-                pacer.passed(reconciler.reconcile())
-            except Exception:
-                LOG.exception("pass failed")
-                pacer.passed(None)
-            if args.once:
-                return 0
-        time.sleep(TICK)
+    signalled = writes_seen() is not None
+    safety = args.safety_interval if signalled else min(args.safety_interval, 2.0)
+    LOG.info(
+        "reconciler started, interval %.1fs, listing on neutron writes %s (else every %.0fs), "
+        "hosts %s",
+        args.interval,
+        "yes" if signalled else "no",
+        safety,
+        net.hosts_dir(),
+    )
+    run(reconciler, Pacer(args.interval, safety), args.once)
+    return 0
 
 
 if __name__ == "__main__":
