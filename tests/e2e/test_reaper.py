@@ -8,6 +8,7 @@ credential, so the reaper leaves its own credential and the cluster's EC2 one (l
 ``--object-storage``), both unusable (their secrets were only on the deleted nodes); the test
 then sees ``cleanup`` find and remove them.
 Then: ``extend``; ``--on-expiry stop``; a launch interrupted once its credential exists.
+The idle deletion is the last test: the others run during its idle minutes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sparkstack.cloud import naming
 pytestmark = [pytest.mark.devcloud, pytest.mark.e2e]
 
 NAME = "treap-idle"
+STOPPING = "treap-stop"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 #: Launch, two idle minutes and the deletion take about four; this only bounds a broken run.
 GONE_WITHIN = 8 * 60
@@ -70,7 +72,28 @@ def _credentials(conn: Any, user_id: str, cluster: str = NAME) -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def launched(shell: Any, spark_tarball: Any) -> Iterator[dict[str, Any]]:
+def stopping(shell: Any, spark_tarball: Any) -> Iterator[subprocess.Popen[str]]:
+    """The ``--on-expiry stop`` cluster, launched in the background first: its idle minute
+    passes while the other tests run, instead of in a wait of its own."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sparkstack", "launch", STOPPING, "--workers", "1",
+         "--idle-timeout", "1m", "--on-expiry", "stop",
+         "--spark-tarball", str(spark_tarball.tarball)],
+        env=shell.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.communicate(timeout=300)
+        shell("destroy", STOPPING, "--yes", check=False)
+
+
+@pytest.fixture(scope="module")
+def launched(
+    shell: Any, spark_tarball: Any, stopping: subprocess.Popen[str]
+) -> Iterator[dict[str, Any]]:
     try:
         done = shell(
             "launch", NAME, "--masters", "1", "--workers", "1", "--idle-timeout", "2m",
@@ -128,30 +151,6 @@ def test_extend_moves_the_deletion(shell: Any, launched: dict[str, Any]) -> None
     assert refused.returncode == 2 and "between 1m and 30d" in refused.stderr
 
 
-def test_the_idle_cluster_deletes_itself(
-    shell: Any, launched: dict[str, Any], devcloud: Any
-) -> None:
-    conn = devcloud.connect()
-    user = conn.current_user_id
-    deadline = time.monotonic() + GONE_WITHIN
-    left = _inventory(conn, user)
-    while any(left.values()) and time.monotonic() < deadline:
-        time.sleep(10)
-        left = _inventory(conn, user)
-    assert not any(left.values()), f"still there after {GONE_WITHIN} s: {left}"
-    # Keystone lets a delegated token (the reaper's credential) touch no credential: its own
-    # and s3a's EC2 one are left, unusable (their secrets were only on the deleted nodes);
-    # cleanup finds them as the leftovers of a cluster with no server (destroy NAME would too)
-    assert [c.id for c in _credentials(conn, user)] == [launched["expiry"]["credential_id"]]
-    assert len(_ec2_credentials(conn)) == 1
-    args = ("cleanup", NAME, "--older-than", "1s", "--yes", "--output", "json")
-    done = json.loads(shell(*args).stdout)
-    assert [(f["reason"], f["resources"]) for f in done["leftovers"]] == [
-        ("it has no server", {"application_credentials": 1, "ec2_credentials": 1})
-    ]
-    assert not _credentials(conn, user) and not _ec2_credentials(conn)
-
-
 def test_an_interrupted_launch_leaves_no_credential(
     shell: Any, devcloud: Any, spark_tarball: Any
 ) -> None:
@@ -182,26 +181,24 @@ def test_an_interrupted_launch_leaves_no_credential(
     assert not _credentials(conn, user, name)
 
 
-def test_on_expiry_stop_stops_the_servers(shell: Any, devcloud: Any, spark_tarball: Any) -> None:
+def test_on_expiry_stop_stops_the_servers(
+    shell: Any, devcloud: Any, stopping: subprocess.Popen[str]
+) -> None:
     """An idle cluster with ``--on-expiry stop`` is stopped, not deleted, by its reaper."""
-    name = "treap-stop"
+    _, stderr = stopping.communicate(timeout=600)
+    assert stopping.returncode == 0, stderr
     conn = devcloud.connect()
-    try:
-        shell(
-            "launch", name, "--workers", "1", "--idle-timeout", "1m", "--on-expiry", "stop",
-            "--spark-tarball", str(spark_tarball.tarball),
-        )  # fmt: skip
-        deadline = time.monotonic() + GONE_WITHIN
-        statuses = {s.status for s in conn.compute.servers(tags=naming.cluster_tag(name))}
-        while statuses != {"SHUTOFF"} and time.monotonic() < deadline:
-            time.sleep(10)
-            statuses = {s.status for s in conn.compute.servers(tags=naming.cluster_tag(name))}
-        assert statuses == {"SHUTOFF"}, statuses
-        data = json.loads(shell("describe", name, "--output", "json").stdout)
-        assert data["state"] == "stopped" and len(data["nodes"]) == 2
-    finally:
-        shell("destroy", name, "--yes", check=False)
-    assert not _credentials(conn, conn.current_user_id, name)
+    tag = naming.cluster_tag(STOPPING)
+    deadline = time.monotonic() + GONE_WITHIN
+    statuses = {s.status for s in conn.compute.servers(tags=tag)}
+    while statuses != {"SHUTOFF"} and time.monotonic() < deadline:
+        time.sleep(10)
+        statuses = {s.status for s in conn.compute.servers(tags=tag)}
+    assert statuses == {"SHUTOFF"}, statuses
+    data = json.loads(shell("describe", STOPPING, "--output", "json").stdout)
+    assert data["state"] == "stopped" and len(data["nodes"]) == 2
+    shell("destroy", STOPPING, "--yes")
+    assert not _credentials(conn, conn.current_user_id, STOPPING)
 
 
 def test_extend_past_the_credential_replaces_it(
@@ -235,3 +232,27 @@ def test_extend_past_the_credential_replaces_it(
     finally:
         shell("destroy", name, "--yes", check=False)
     assert not _credentials(conn, user, name)
+
+
+def test_the_idle_cluster_deletes_itself(
+    shell: Any, launched: dict[str, Any], devcloud: Any
+) -> None:
+    conn = devcloud.connect()
+    user = conn.current_user_id
+    deadline = time.monotonic() + GONE_WITHIN
+    left = _inventory(conn, user)
+    while any(left.values()) and time.monotonic() < deadline:
+        time.sleep(10)
+        left = _inventory(conn, user)
+    assert not any(left.values()), f"still there after {GONE_WITHIN} s: {left}"
+    # Keystone lets a delegated token (the reaper's credential) touch no credential: its own
+    # and s3a's EC2 one are left, unusable (their secrets were only on the deleted nodes);
+    # cleanup finds them as the leftovers of a cluster with no server (destroy NAME would too)
+    assert [c.id for c in _credentials(conn, user)] == [launched["expiry"]["credential_id"]]
+    assert len(_ec2_credentials(conn)) == 1
+    args = ("cleanup", NAME, "--older-than", "1s", "--yes", "--output", "json")
+    done = json.loads(shell(*args).stdout)
+    assert [(f["reason"], f["resources"]) for f in done["leftovers"]] == [
+        ("it has no server", {"application_credentials": 1, "ec2_credentials": 1})
+    ]
+    assert not _credentials(conn, user) and not _ec2_credentials(conn)
