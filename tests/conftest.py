@@ -2,10 +2,11 @@
 
 The devcloud is one real OpenStack on this machine. The fixture installs it (idempotent), reuses
 one that already runs healthy (adding computes up to two when it runs fewer: tests need two
-hosts for anti-affinity), or starts one with two computes (and the data plane when its code
-exists), and at the end of the session stops only what it started itself (computes it added to a
-devcloud that ran before stay: the devcloud's state records them). Tests marked
-``devcloud_last`` run after every other test (the check that ``down`` leaves nothing behind).
+hosts for anti-affinity, and Swift), or starts one with two computes and Swift (and the data
+plane when its code exists), and at the end of the session stops only what it started itself
+(computes it added to a devcloud that ran before stay: the devcloud's state records them).
+Tests marked ``devcloud_last`` run after every other test (the check that ``down`` leaves
+nothing behind).
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ from sparkstack.errors import DevcloudError
 sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside the tests
 
 COMPUTES = 2
+#: scripts/test.sh runs the suite as several pytest processes that share one devcloud; this says
+#: what this process may do with it: "shared" (start it if none runs, never stop it: other
+#: processes use it), "owned" (the script started it for this run: this process, the last,
+#: tests ``down``). Unset: one process, which stops what it started.
+DEVCLOUD_USE = os.environ.get("SPARKSTACK_TEST_DEVCLOUD", "")
 
 
 @dataclass
@@ -71,24 +77,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _start_or_reuse(cfg: DevcloudConfig) -> dc.UpResult:
-    dc.install(cfg)
+    """With object storage: the end-to-end tests need it, in whatever lane they run."""
+    dc.install(cfg, object_storage=True)
     try:
-        result = dc.up(cfg, computes=COMPUTES)
+        result = dc.up(cfg, computes=COMPUTES, object_storage=True)
     except DevcloudError as exc:
         if "partly running" not in str(exc):
             raise
         # a broken leftover: stop it by its pid files and start afresh
         dc.down(cfg)
-        result = dc.up(cfg, computes=COMPUTES)
+        result = dc.up(cfg, computes=COMPUTES, object_storage=True)
     return result
 
 
 @pytest.fixture(scope="session")
 def devcloud() -> Iterator[Devcloud]:
     """The running devcloud; started (and at the end stopped) here unless it already ran."""
+    if os.environ.get("SPARKSTACK_TEST_LANE") == "no-devcloud":
+        pytest.fail("this test needs the devcloud: mark it `devcloud` (scripts/test.sh runs it)")
     cfg = DevcloudConfig.load()
     result = _start_or_reuse(cfg)
-    started_here = not result.already_running
+    started_here = {"shared": False, "owned": True}.get(DEVCLOUD_USE, not result.already_running)
     os.environ["OS_CLIENT_CONFIG_FILE"] = str(cfg.clouds_yaml)
     cloud = Devcloud(cfg=cfg, started_here=started_here, data_plane=result.data_plane, up=result)
     yield cloud

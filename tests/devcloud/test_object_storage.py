@@ -1,7 +1,8 @@
 """`up --object-storage`: a real Swift in the devcloud, through the Swift API and the S3 API.
 
 The module's fixture installs Swift (idempotent) and calls ``up(object_storage=True)`` on the
-session's devcloud: on one without Swift that call is the add under test. Swift then stays (the
+session's devcloud, as the session's fixture did: on a devcloud that ran without Swift (the
+demo's) that first call was the add, timed here when it is this one. Swift then stays (the
 devcloud may be shared; ``down`` stops it with the rest). The Swift API is driven through
 openstacksdk as the demo member; the S3 API through boto3, which is in Swift's venv (not in
 sparkstack's), with EC2 credentials the member made in Keystone. Prints the figures: time of

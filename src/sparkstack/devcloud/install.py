@@ -23,6 +23,7 @@ from pathlib import Path
 
 from sparkstack.devcloud.config import DevcloudConfig
 from sparkstack.devcloud.configs import render
+from sparkstack.devcloud.maven import build_lock
 from sparkstack.errors import DevcloudError
 from sparkstack.events import Phase, Reporter, silent
 
@@ -186,10 +187,22 @@ def missing_from_dpkg(packages: tuple[str, ...] | list[str], output: str) -> lis
     return [name for name in dict.fromkeys(packages) if name not in installed]
 
 
+#: Where the lock of :func:`apt_install` is (root's: apt needs root).
+APT_LOCK_DIR = Path("/run/lock/sparkstack")
+
+
 def apt_install(packages: list[str], log: Path) -> None:
     """apt-get install, keeping Debian from starting the daemons it installs (policy-rc.d):
     the devcloud runs its own MariaDB and RabbitMQ on private data dirs and fixed ports, and the
-    hosts their own sshd. The log goes to ``log``."""
+    hosts their own sshd. The log goes to ``log``. One install at a time (the test lanes run
+    at once): another waits for it, then finds what it installed."""
+    with build_lock(APT_LOCK_DIR):
+        missing = missing_apt_packages(packages)
+        if missing:
+            _apt_get_install(missing, log)
+
+
+def _apt_get_install(packages: list[str], log: Path) -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     policy = Path("/usr/sbin/policy-rc.d")
     own_policy = not policy.exists()

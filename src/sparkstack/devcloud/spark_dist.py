@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sparkstack import paths
+from sparkstack.devcloud.maven import build_lock
 from sparkstack.errors import DevcloudError
 from sparkstack.services.artifacts import sha512_file
 
@@ -92,11 +93,24 @@ def build_spark_dist(version: str = DEFAULT_VERSION, cache: Path | None = None) 
     """Return the cached tarball for ``version``, building it from the PyPI sdist when missing."""
     cache = cache or paths.cache_dir()
     tarball = dist_root(cache) / f"spark-{version}" / tarball_name(version)
+    cached = _cached(tarball)
+    if cached is not None:
+        return cached
+    with build_lock(tarball.parent):  # the test lanes may ask at once: one builds
+        return _cached(tarball) or _build(version, cache, tarball)
+
+
+def _cached(tarball: Path) -> SparkDist | None:
+    """The tarball built before, if its ``.sha512`` (written last) says it is complete."""
     dist = SparkDist(tarball, "")
     if tarball.exists() and dist.sha512_file.exists():
         return SparkDist(tarball, dist.sha512_file.read_text().split()[0])
+    return None
+
+
+def _build(version: str, cache: Path, tarball: Path) -> SparkDist:
+    dist = SparkDist(tarball, "")
     sdist = _download_sdist(version, cache / "pyspark-sdist")
-    tarball.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=tarball.parent, prefix=".build-") as work:
         root = _assemble(sdist, Path(work), version)
         part = tarball.with_suffix(".part")
