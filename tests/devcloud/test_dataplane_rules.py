@@ -137,12 +137,18 @@ def test_sshd_delay_metadata_names_one_server_or_all() -> None:
             hosts.parse_sshd_delay(bad, names)
 
 
+@pytest.fixture
+def now(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The reconciler's clock, moved by the test."""
+    clock = [100.0]
+    monkeypatch.setattr(reconciler.time, "monotonic", lambda: clock[0])
+    return clock
+
+
 @pytest.mark.unit
 def test_the_reconciler_lists_neutron_after_a_write_or_a_failure_and_else_rarely(
-    monkeypatch: pytest.MonkeyPatch,
+    now: list[float],
 ) -> None:
-    now = [100.0]
-    monkeypatch.setattr(reconciler.time, "monotonic", lambda: now[0])
     pacer = reconciler.Pacer(interval=1.0, safety_interval=30.0)
     assert pacer.list_due(0)  # the first pass
     pacer.listed(0, "d1")
@@ -164,10 +170,8 @@ def test_the_reconciler_lists_neutron_after_a_write_or_a_failure_and_else_rarely
 
 @pytest.mark.unit
 def test_between_listings_the_last_one_is_applied_again_while_things_change(
-    monkeypatch: pytest.MonkeyPatch,
+    now: list[float],
 ) -> None:
-    now = [100.0]
-    monkeypatch.setattr(reconciler.time, "monotonic", lambda: now[0])
     pacer = reconciler.Pacer(interval=1.0, safety_interval=30.0)
     pacer.listed(0, "d1")  # a change: hot
     assert pacer.apply_due("host-a")  # a new server's host, at once
