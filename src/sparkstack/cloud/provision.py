@@ -31,7 +31,7 @@ from sparkstack.cloud.servers import (
 from sparkstack.cloud.waiting import wait_for_active
 from sparkstack.cluster import Cluster
 from sparkstack.events import Phase, Reporter
-from sparkstack.spec import ClusterSpec
+from sparkstack.spec import ClusterSpec, ServerGroupPolicy
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,7 @@ def provision(
         availability_zone=spec.availability_zone,
         server_group_id=made["server group"],
         boot_volume_gb=spec.boot_volume_gb,
+        one_at_a_time=spec.server_group_policy is ServerGroupPolicy.ANTI_AFFINITY,
     )
     count = total(groups)
     names = {naming.server_name(spec.name, g.group, i) for g in groups for i in g.indexes}

@@ -29,6 +29,7 @@ from sparkstack.cloud.waiting import list_cluster_servers, wait_for_active, wait
 from sparkstack.cluster import Cluster, Node
 from sparkstack.errors import NotFoundError
 from sparkstack.events import Phase, Reporter
+from sparkstack.spec import ServerGroupPolicy
 
 #: Metadata that makes a server one particular node, or a keeper of the manifest.
 _NODE_KEYS = (naming.META_GROUP, naming.META_INDEX, naming.META_ROLES, naming.META_MANIFEST)
@@ -54,9 +55,7 @@ def boot_options(
     groups = tuple(dict.fromkeys(str(g["name"]) for g in model.security_groups or []))
     owned = naming.owned_name(cluster.name)
     with translate_errors("reading the cluster's server group"):
-        server_group = next(
-            (str(g.id) for g in cloud.conn.compute.server_groups() if g.name == owned), None
-        )
+        group = next((g for g in cloud.conn.compute.server_groups() if g.name == owned), None)
     metadata = {k: str(v) for k, v in (model.metadata or {}).items() if k not in _NODE_KEYS}
     return BootOptions(
         cluster=cluster.name,
@@ -65,9 +64,16 @@ def boot_options(
         key_name=str(model.key_name),
         metadata=metadata,
         availability_zone=zone,
-        server_group_id=server_group,
+        server_group_id=str(group.id) if group else None,
         boot_volume_gb=boot_volume_gb,
+        one_at_a_time=group is not None and _policy(group) == ServerGroupPolicy.ANTI_AFFINITY,
     )
+
+
+def _policy(group: Any) -> str | None:
+    """A server group's policy (``policy`` since compute API 2.64, ``policies`` before)."""
+    policies = getattr(group, "policies", None) or []
+    return getattr(group, "policy", None) or (str(policies[0]) if policies else None)
 
 
 def grow(

@@ -18,6 +18,7 @@ from sparkstack.cloud.concurrency import concurrently
 from sparkstack.cloud.connection import Cloud, translate_errors
 from sparkstack.cloud.layout import GroupRequest
 from sparkstack.cloud.preflight import Plan
+from sparkstack.cloud.waiting import wait_until_placed
 from sparkstack.spec import ServerGroupPolicy
 
 
@@ -52,6 +53,8 @@ class BootOptions:
     availability_zone: str | None = None
     server_group_id: str | None = None
     boot_volume_gb: int | None = None
+    #: Create the servers one at a time (a hard anti-affinity group: see create_servers).
+    one_at_a_time: bool = False
 
 
 def server_request(
@@ -94,17 +97,28 @@ def server_request(
 def create_servers(
     cloud: Cloud, options: BootOptions, groups: list[GroupRequest], plan: Plan
 ) -> None:
-    """Send one create request per server, all at once; waiting is separate (waiting.py)."""
+    """Send one create request per server, all at once; waiting is separate (waiting.py).
 
-    def create(group: GroupRequest, index: int) -> None:
-        cloud.conn.compute.create_server(**server_request(options, group, plan, index))
+    In a hard anti-affinity group they go one at a time, each once its host has claimed the one
+    before: Nova schedules concurrent requests of one group without seeing each other's host,
+    and the host's late check then fails both (seen with two hosts: both went to one, both were
+    rescheduled to the other, one failed for good).
+    """
+
+    def create(group: GroupRequest, index: int) -> Any:
+        return cloud.conn.compute.create_server(**server_request(options, group, plan, index))
 
     calls = {
         naming.server_name(options.cluster, g.group, i): functools.partial(create, g, i)
         for g in groups
         for i in g.indexes
     }
-    concurrently(calls, "creating server")
+    if not options.one_at_a_time:
+        concurrently(calls, "creating server")
+        return
+    for name, call in calls.items():
+        made = concurrently({name: call}, "creating server")  # a Ctrl-C waits for the request
+        wait_until_placed(cloud, str(made[name].id))
 
 
 def set_metadata(cloud: Cloud, server_ids: list[str], items: dict[str, str]) -> None:

@@ -104,6 +104,23 @@ def wait_for_status(
         time.sleep(POLL_SECONDS)
 
 
+#: A server's task states once its host has claimed it (the group's late check is done).
+_PLACED = frozenset({"networking", "block_device_mapping", "spawning"})
+PLACE_TIMEOUT = 60.0
+
+
+def wait_until_placed(cloud: Cloud, server_id: str, timeout: float = PLACE_TIMEOUT) -> None:
+    """Until the host Nova chose has claimed the server (or it is ACTIVE, or in ERROR); after
+    ``timeout``, return anyway: the wait for ACTIVE then says what is wrong."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with translate_errors("waiting for a server's host"):
+            server = cloud.conn.compute.get_server(server_id)
+        if server.status in ("ACTIVE", "ERROR") or server.task_state in _PLACED:
+            return
+        time.sleep(0.25)
+
+
 def wait_for_active(
     cloud: Cloud,
     cluster: str,
