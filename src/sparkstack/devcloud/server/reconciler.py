@@ -91,11 +91,11 @@ class Reconciler:
             self.mtus.update({n.id: n.mtu or 1500 for n in api.networks()})
         return snap
 
-    def reconcile(self) -> str:
-        """One pass; returns a digest of what neutron showed, so the caller sees changes."""
+    def reconcile(self) -> Snapshot:
+        """One pass: list neutron, make Linux match; returns the listing (to apply again)."""
         snap = self.snapshot()
         self.apply(snap)
-        return snapshot_digest(snap)
+        return snap
 
     def apply(self, snap: Snapshot) -> None:
         for router in snap.routers:
@@ -430,8 +430,7 @@ def run(reconciler: Reconciler, pacer: Pacer, once: bool) -> None:
         local = local_digest()
         if pacer.list_due(writes):
             try:
-                snap = reconciler.snapshot()
-                reconciler.apply(snap)
+                snap = reconciler.reconcile()
                 pacer.listed(writes, snapshot_digest(snap))
             except Exception:
                 LOG.exception("pass failed")
