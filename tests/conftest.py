@@ -12,6 +12,7 @@ nothing behind).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -65,7 +66,17 @@ class Devcloud:
         dc.start_service(name, self.cfg)
 
 
+def _let_ctrl_c_through() -> None:
+    """A suite started in the background of a script inherits SIGINT ignored, and so would
+    every sparkstack process it starts (an ignored signal stays ignored across exec): the
+    Ctrl-C tests' signals would be lost. A Python handler here is reset to the default in
+    each child, which then raises KeyboardInterrupt as under a terminal."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _let_ctrl_c_through()
     config.addinivalue_line(
         "markers", "devcloud_last: runs after every other test of the session (devcloud down)"
     )
